@@ -1,0 +1,105 @@
+"""Base of every model: reads `[model]`, builds the network, compiles it.
+
+Subclasses implement `create()`, which returns an uncompiled `keras.Model`;
+this class adds the optimizer, loss and metrics named in the config and
+compiles, all inside a `tf.distribute` strategy scope so that the same code
+runs on one device or several.
+"""
+
+import keras
+import tensorflow as tf
+
+import losses
+from ConfigParser import ConfigParser, load_config
+
+# Activation names a config may give (Keras identifiers). The original also
+# accepted the "tf.keras.activations.<name>" spelling, which is stripped.
+ACTIVATIONS = (
+    "relu",
+    "mish",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "swish",
+    "leaky_relu",
+    "relu6",
+    "tanh",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "linear",
+)
+_ACTIVATION_PREFIXES = ("tf.keras.activations.", "keras.activations.", "tf.nn.")
+
+
+class TensorflowModel:
+    """Builds and compiles the network a config describes.
+
+    Args:
+        config: a parsed `ConfigParser` or the path of a config file. Only
+            `[model]` keys are read: no data folder has to exist.
+        strategy: the `tf.distribute.Strategy` to build under; defaults to
+            the current (default) strategy.
+
+    Attributes:
+        model: the compiled `keras.Model`.
+    """
+
+    def __init__(self, config, strategy: tf.distribute.Strategy | None = None):
+        self.config: ConfigParser = load_config(config)
+        self.strategy = strategy or tf.distribute.get_strategy()
+        with self.strategy.scope():
+            self.model = self.create()
+            self.model.compile(
+                optimizer=self.create_optimizer(),
+                loss=self.create_loss(),
+                metrics=self.create_metrics(),
+            )
+        if self.config.get(ConfigParser.MODEL, "show_summary"):
+            self.model.summary()
+
+    def create(self) -> keras.Model:
+        raise NotImplementedError
+
+    def model_key(self, key: str, default=None, required: bool = False):
+        """`[model] key`, or a ConfigError when a required key is not set."""
+        value = self.config.get(ConfigParser.MODEL, key, default)
+        if required and value is None:
+            raise self.config.error(ConfigParser.MODEL, key, "this key is required")
+        return value
+
+    def activation(self, key: str = "activation", default: str = "relu") -> str:
+        """The Keras name of the activation `[model] key` gives."""
+        name = self.model_key(key, default) or default
+        for prefix in _ACTIVATION_PREFIXES:
+            name = name.removeprefix(prefix)
+        if name not in ACTIVATIONS:
+            raise self.config.error(
+                ConfigParser.MODEL, key, f"expected one of {', '.join(ACTIVATIONS)}"
+            )
+        return name
+
+    def create_optimizer(self) -> keras.optimizers.Optimizer:
+        name = self.model_key("optimizer", "Adam")
+        learning_rate = self.model_key("learning_rate", required=True)
+        # The original's default clip value (spec §4.2).
+        clipvalue = self.model_key("clipvalue", 0.2)
+        if name == "AdamW":
+            return keras.optimizers.AdamW(learning_rate, clipvalue=clipvalue)
+        return keras.optimizers.Adam(
+            learning_rate, beta_1=0.9, beta_2=0.999, clipvalue=clipvalue
+        )
+
+    def create_loss(self):
+        return self._function("loss", self.model_key("loss", required=True))
+
+    def create_metrics(self) -> list:
+        names = self.model_key("metrics", required=True)
+        return [self._function("metrics", name) for name in names]
+
+    def _function(self, key: str, name: str):
+        try:
+            return losses.get(name)
+        except KeyError as e:
+            raise self.config.error(ConfigParser.MODEL, key, f"{name!r}: {e.args[0]}")
