@@ -1,0 +1,60 @@
+"""Saves the model whenever `val_loss` improves, atomically.
+
+Keras's ModelCheckpoint writes in place, so a kill during a save leaves a
+truncated best model; this callback writes a temporary file and renames it.
+Its `best` is part of the resumable state (TrainingState), so a resumed run
+does not overwrite the best model with a worse one.
+"""
+
+import math
+import os
+
+import keras
+
+from atomic import atomic_path
+from TensorflowModelLoader import weights_view
+
+WEIGHTS_FILE = "best_model.weights.h5"
+MODEL_FILE = "best_model.h5"
+
+
+def checkpoint_path(model_dir: str, save_weights_only: bool) -> str:
+    """`best_model.weights.h5` (weights) or `best_model.h5` (full model).
+
+    Keras 3 refuses to write weights alone under a plain `.h5` name, which
+    the original used for both.
+    """
+    return os.path.join(model_dir, WEIGHTS_FILE if save_weights_only else MODEL_FILE)
+
+
+class BestModelCheckpoint(keras.callbacks.Callback):
+    """Keeps the model of the epoch with the lowest `val_loss`.
+
+    Args:
+        path: the file to write (see `checkpoint_path`).
+        save_weights_only: write weights only, else the full model.
+        monitor: the log key to minimise. Defaults to "val_loss".
+    """
+
+    def __init__(self, path: str, save_weights_only: bool, monitor: str = "val_loss"):
+        super().__init__()
+        self.path = path
+        self.save_weights_only = save_weights_only
+        self.monitor = monitor
+        self.best = math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = (logs or {}).get(self.monitor)
+        if current is None or not current < self.best:
+            return
+        print(
+            f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+            f"{current:.5f}, saving model to {self.path}"
+        )
+        self.best = float(current)
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        with atomic_path(self.path, fsync=True) as tmp:
+            if self.save_weights_only:
+                weights_view(self.model).save_weights(tmp)
+            else:
+                self.model.save(tmp)

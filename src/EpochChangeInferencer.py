@@ -1,0 +1,43 @@
+"""Predicts a few images after every epoch, so a researcher can watch the
+masks form (spec §6.2): `Epoch_<n>_<stem>.jpg` (n from 1) for the first
+`[train] num_infer_images` images (sorted) of `[infer] images_dir`, written
+to `[train] epoch_change_infer_dir` by the same Inferencer as `3.infer`.
+"""
+
+import os
+
+import keras
+
+from ConfigParser import ConfigParser
+from Inferencer import Inferencer
+
+
+class EpochChangeInferencer(keras.callbacks.Callback):
+    """Per-epoch mask previews with the live model.
+
+    Args:
+        model: the model being trained.
+        config: the parsed config.
+    """
+
+    def __init__(self, model: keras.Model, config: ConfigParser):
+        super().__init__()
+        self.inferencer = Inferencer(model, config, on_epoch_change=True)
+
+    def catch_up(self, epochs_done: int) -> None:
+        """Redraws the last committed epoch's previews if a crash came first.
+
+        Call it after a resume: the restored weights are that epoch's.
+        """
+        if epochs_done and not self._previews_exist(epochs_done - 1):
+            self.inferencer.infer(epochs_done - 1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.inferencer.infer(epoch)
+
+    def _previews_exist(self, epoch: int) -> bool:
+        folder = self.inferencer.output_dir
+        return all(
+            os.path.exists(os.path.join(folder, self.inferencer.output_name(f, epoch) + ".jpg"))
+            for f in self.inferencer.files()
+        )

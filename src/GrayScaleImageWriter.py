@@ -1,0 +1,55 @@
+"""Writes a predicted probability map as a JPEG mask (spec §6.4).
+
+The map is scaled to 0–255 (truncated, clipped), resized to the input
+image's own size with bicubic interpolation, optionally thresholded
+(`[infer] binarize`, new), colourised from `black` to `white` when
+`[segmentation] colorize`, and saved as RGB JPEG (PIL's default quality).
+"""
+
+import os
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from atomic import atomic_path
+
+
+class GrayScaleImageWriter:
+    """Mask writer.
+
+    Args:
+        colorize: map grey 0→255 onto `black`→`white`.
+        black, white: PIL colour names or (r, g, b) tuples.
+        threshold: a function thresholding the resized 8-bit mask, or None.
+        verbose: print each saved path.
+    """
+
+    def __init__(self, colorize=False, black="black", white="white", threshold=None, verbose=True):
+        self.colorize = colorize
+        self.black = tuple(black) if isinstance(black, (list, tuple)) else black
+        self.white = tuple(white) if isinstance(white, (list, tuple)) else white
+        self.threshold = threshold
+        self.verbose = verbose
+
+    def save_resized(self, data: np.ndarray, size: tuple[int, int], output_dir: str, name: str) -> np.ndarray:
+        """Writes `<output_dir>/<name>.jpg` at `size` = (width, height).
+
+        Args:
+            data: the (H, W) or (H, W, 1) probability map, values in [0, 1].
+
+        Returns:
+            the written image as an (height, width, 3) RGB array.
+        """
+        gray = np.clip(np.asarray(data, np.float32).squeeze(-1) if data.ndim == 3 else data, 0, 1)
+        image = Image.fromarray((gray * 255).astype(np.uint8)).resize(size, Image.BICUBIC)
+        if self.verbose:
+            print(f"== resized to {size}")
+        if self.threshold is not None:
+            image = Image.fromarray(self.threshold(np.asarray(image)))
+        image = ImageOps.colorize(image, self.black, self.white) if self.colorize else image.convert("RGB")
+        path = os.path.join(output_dir, name + ".jpg")
+        with atomic_path(path) as tmp:
+            image.save(tmp, format="JPEG")
+        if self.verbose:
+            print(f"=== Saved {path}")
+        return np.asarray(image)

@@ -1,0 +1,148 @@
+"""Turns an image file into the array the model sees, for training and
+inference alike (the original preprocessed the two differently, spec §9.4).
+
+Steps, in the original's training order (spec §5.2): read (8-bit; grey files
+become three equal channels, alpha is dropped, 16-bit is scaled to 8-bit),
+`[image] gamma`, `sharpening`, `reverse`, `contrast_adjuster`, then either
+`color_converter` (applied to the BGR image, as the original's training did)
+or the conversion to `[dataset] color_order` (default RGB), then
+`image_channels` (1 = grey), resize to the model size with
+`[dataset] resize_interpolation` (default nearest), and `[dataset]
+image_normalize` (divide by 255).
+"""
+
+import os
+
+import cv2
+import numpy as np
+
+import named_objects
+from ConfigParser import ConfigParser
+from errors import DataError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+
+
+def is_image_file(path: str) -> bool:
+    name = os.path.basename(path)
+    return not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def read_file(path: str, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
+    """Decodes an image file with OpenCV, or raises DataError naming it."""
+    try:
+        # imdecode over bytes, unlike imread, also reads non-ASCII paths.
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e.strerror})") from None
+    image = cv2.imdecode(data, flags) if data.size else None
+    if image is None:
+        raise DataError(f"{path}: not a readable image (empty or corrupt file?)")
+    return image
+
+
+def sharpen(image: np.ndarray, k: float) -> np.ndarray:
+    """The original's 3×3 sharpening: centre 1+8k, neighbours −k (uint8 saturated)."""
+    kernel = np.full((3, 3), -k, dtype=np.float32)
+    kernel[1, 1] = 1 + 8 * k
+    return cv2.filter2D(image, -1, kernel)
+
+
+class ImagePreprocessor:
+    """Reads images as the model expects them.
+
+    Args:
+        config: the parsed config; reads `[model]` size and channels,
+            `[image]`, and `[dataset] resize_interpolation`, `color_order`,
+            `image_normalize`.
+    """
+
+    def __init__(self, config: ConfigParser):
+        get = config.get
+        self.height = get(ConfigParser.MODEL, "image_height")
+        self.width = get(ConfigParser.MODEL, "image_width")
+        self.channels = get(ConfigParser.MODEL, "image_channels", 3)
+        self.gamma = get(ConfigParser.IMAGE, "gamma", 0) or 0
+        self.sharpening = get(ConfigParser.IMAGE, "sharpening", 0) or 0
+        self.reverse = bool(get(ConfigParser.IMAGE, "reverse", False))
+        self.contrast = bool(get(ConfigParser.IMAGE, "contrast_adjuster", False))
+        self.contrast_alpha = get(ConfigParser.IMAGE, "contrast_alpah", 1.5)
+        self.contrast_beta = get(ConfigParser.IMAGE, "contrast_best", 40)
+        self.converter = named_objects.lookup(
+            config, ConfigParser.IMAGE, "color_converter", named_objects.COLOR_CONVERSIONS
+        )
+        self.interpolation = named_objects.lookup(
+            config,
+            ConfigParser.DATASET,
+            "resize_interpolation",
+            named_objects.INTERPOLATIONS,
+            "cv2.INTER_NEAREST",
+        )
+        order = (get(ConfigParser.DATASET, "color_order", "rgb") or "rgb").lower()
+        if order not in ("rgb", "bgr"):
+            raise config.error(ConfigParser.DATASET, "color_order", "expected 'rgb' or 'bgr'")
+        self.color_order = order
+        self.normalize = bool(get(ConfigParser.DATASET, "image_normalize", False))
+        if self.gamma > 0:
+            levels = np.arange(256) / 255.0
+            self._gamma_table = np.clip(levels**self.gamma * 255, 0, 255).astype(np.uint8)
+        self._check_converter(config)
+
+    def _check_converter(self, config: ConfigParser) -> None:
+        """Fails before any file is read if the converter cannot feed the model."""
+        if self.converter is None:
+            return
+        try:
+            probe = cv2.cvtColor(np.zeros((8, 8, 3), np.uint8), self.converter)
+        except cv2.error:
+            raise config.error(
+                ConfigParser.IMAGE, "color_converter", "does not convert 3-channel images"
+            ) from None
+        channels = 1 if probe.ndim == 2 else probe.shape[2]
+        if channels not in (1, self.channels):
+            raise config.error(
+                ConfigParser.IMAGE,
+                "color_converter",
+                f"gives {channels} channels but [model] image_channels = {self.channels}",
+            )
+
+    @property
+    def dtype(self) -> str:
+        return "float32" if self.normalize else "uint8"
+
+    def read(self, path: str) -> tuple[np.ndarray, tuple[int, int]]:
+        """The model-sized (H, W, C) array and the file's own (height, width)."""
+        image = read_file(path)
+        original_size = image.shape[:2]
+        image = self.adjust(image)
+        image = cv2.resize(image, (self.width, self.height), interpolation=self.interpolation)
+        if image.ndim == 2:
+            image = image[..., np.newaxis]
+        if self.normalize:
+            image = image.astype(np.float32) / 255.0
+        return image, original_size
+
+    def adjust(self, bgr: np.ndarray) -> np.ndarray:
+        """The `[image]` steps and colour handling, at the file's own size."""
+        image = bgr
+        if self.gamma > 0:
+            image = cv2.LUT(image, self._gamma_table)
+        if self.sharpening > 0:
+            image = sharpen(image, self.sharpening)
+        if self.reverse:
+            image = cv2.bitwise_not(image)
+        if self.contrast:
+            image = cv2.convertScaleAbs(image, alpha=self.contrast_alpha, beta=self.contrast_beta)
+        if self.converter is not None:
+            image = cv2.cvtColor(image, self.converter)
+        elif self.channels == 1:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        elif self.color_order == "rgb":
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        return self._fit_channels(image)
+
+    def _fit_channels(self, image: np.ndarray) -> np.ndarray:
+        """Grey output of a converter, repeated when the model wants three."""
+        if image.ndim == 2 and self.channels == 3:
+            return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+        return image

@@ -1,0 +1,142 @@
+"""Predicts masks for a folder of images (spec §6.1), for the inference script
+and for the per-epoch previews of training alike.
+
+Each image is read exactly as in training (ImagePreprocessor), predicted in
+small batches, and written by GrayScaleImageWriter as `<output_dir>/<stem>.jpg`
+at the image's own size: the soft probability map unless `[infer] binarize`
+(new) applies `threshold`/`algorithm`, optionally Gaussian-blurred
+(`[infer] blur`, `ksize`) and colourised per `[segmentation]`. With
+`[infer] merged_dir`, the mask is also overlaid on the input (saturating
+addition) under the input's file name. Folders are created if needed and
+never emptied; same-name files are replaced atomically.
+"""
+
+import os
+
+import cv2
+import numpy as np
+from PIL import ImageColor
+
+import named_objects
+from atomic import atomic_path
+from binarize import binarize
+from ConfigParser import ConfigParser
+from errors import DataError
+from GrayScaleImageWriter import GrayScaleImageWriter
+from ImageMaskDataset import list_images
+from ImagePreprocessor import ImagePreprocessor, read_file
+
+BATCH_SIZE = 4
+
+
+class Inferencer:
+    """Writes predicted masks for the images of `[infer] images_dir`.
+
+    Args:
+        model: the Keras model to predict with.
+        config: the parsed config.
+        on_epoch_change: preview mode: the first `[train] num_infer_images`
+            images, written to `[train] epoch_change_infer_dir` as
+            `Epoch_<n>_<stem>.jpg`, quietly and without overlays.
+    """
+
+    def __init__(self, model, config: ConfigParser, on_epoch_change: bool = False):
+        self.model = model
+        self.on_epoch_change = on_epoch_change
+        get = config.get
+        self.images_dir = get(ConfigParser.INFER, "images_dir")
+        if self.images_dir is None:
+            raise config.error(ConfigParser.INFER, "images_dir", "this key is required")
+        if not os.path.isdir(self.images_dir):
+            raise config.error(ConfigParser.INFER, "images_dir", f"{self.images_dir} does not exist")
+        if on_epoch_change:
+            self.output_dir = get(ConfigParser.TRAIN, "epoch_change_infer_dir", "./epoch_change_infer")
+            self.merged_dir = None
+        else:
+            self.output_dir = get(ConfigParser.INFER, "output_dir")
+            if self.output_dir is None:
+                raise config.error(ConfigParser.INFER, "output_dir", "this key is required")
+            self.merged_dir = get(ConfigParser.INFER, "merged_dir")
+        self.num_images = get(ConfigParser.TRAIN, "num_infer_images", 1)
+        self.blur = bool(get(ConfigParser.INFER, "blur", False))
+        self.ksize = tuple(get(ConfigParser.INFER, "ksize", (5, 5)))
+        if self.blur and not all(k % 2 for k in self.ksize):
+            raise config.error(ConfigParser.INFER, "ksize", "Gaussian kernel sizes must be odd")
+        self.preprocessor = ImagePreprocessor(config)
+        self.writer = GrayScaleImageWriter(
+            colorize=bool(get(ConfigParser.SEGMENTATION, "colorize", False)),
+            black=_colour(config, "black"),
+            white=_colour(config, "white"),
+            threshold=self._thresholding(config),
+            verbose=not on_epoch_change,
+        )
+        self.files()  # fails now, not after the first epoch, if there is nothing to read
+
+    def files(self) -> list[str]:
+        """The images to predict, sorted by name."""
+        files = list(list_images(self.images_dir).values())
+        if not files:
+            raise DataError(f"[infer] images_dir {self.images_dir} holds no images")
+        if self.on_epoch_change:
+            files = files[: max(1, min(self.num_images, len(files)))]
+        return files
+
+    def output_name(self, path: str, epoch: int | None) -> str:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        return f"Epoch_{epoch + 1}_{stem}" if self.on_epoch_change else stem
+
+    def infer(self, epoch: int | None = None) -> list[str]:
+        """Predicts every image; returns the paths of the written masks."""
+        files = self.files()
+        os.makedirs(self.output_dir, exist_ok=True)
+        if self.merged_dir:
+            os.makedirs(self.merged_dir, exist_ok=True)
+        if not self.on_epoch_change:
+            print(f"=== Inferencer.infer start: {len(files)} images from {self.images_dir}")
+        written = []
+        for start in range(0, len(files), BATCH_SIZE):
+            batch = files[start : start + BATCH_SIZE]
+            read = [self.preprocessor.read(path) for path in batch]
+            x = np.stack([image for image, _ in read]).astype(np.float32)
+            predictions = np.asarray(self.model.predict_on_batch(x))
+            for path, (_, (height, width)), prediction in zip(batch, read, predictions):
+                written.append(self._write(path, prediction, (width, height), epoch))
+        return written
+
+    def _write(self, path: str, prediction: np.ndarray, size: tuple[int, int], epoch) -> str:
+        if self.blur:
+            prediction = cv2.GaussianBlur(prediction, self.ksize, 0)
+        name = self.output_name(path, epoch)
+        mask = self.writer.save_resized(prediction, size, self.output_dir, name)
+        if self.merged_dir:
+            self._merge(path, mask)
+        return os.path.join(self.output_dir, name + ".jpg")
+
+    def _merge(self, path: str, mask_rgb: np.ndarray) -> None:
+        image = read_file(path)  # BGR, 3 channels
+        merged = cv2.add(image, cv2.cvtColor(mask_rgb, cv2.COLOR_RGB2BGR))
+        extension = os.path.splitext(path)[1]
+        ok, encoded = cv2.imencode(extension, merged)
+        if not ok:
+            raise DataError(f"{path}: cannot write an overlay in the {extension} format")
+        target = os.path.join(self.merged_dir, os.path.basename(path))
+        with atomic_path(target) as tmp:
+            encoded.tofile(tmp)
+        print(f"=== Saved {target}")
+
+    def _thresholding(self, config: ConfigParser):
+        if not config.get(ConfigParser.INFER, "binarize", False):
+            return None
+        algorithm = named_objects.lookup(config, ConfigParser.INFER, "algorithm", named_objects.THRESHOLDS)
+        threshold = config.get(ConfigParser.INFER, "threshold", 127)
+        return lambda gray: binarize(gray, algorithm, threshold)
+
+
+def _colour(config: ConfigParser, key: str):
+    value = config.get(ConfigParser.SEGMENTATION, key, key)
+    if isinstance(value, str):
+        try:
+            ImageColor.getrgb(value)
+        except ValueError:
+            raise config.error(ConfigParser.SEGMENTATION, key, "not a colour name PIL knows") from None
+    return value

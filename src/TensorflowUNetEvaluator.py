@@ -1,0 +1,77 @@
+"""Scores the best model on a held-out split: `2.evaluate` (spec §1.3, §7).
+
+Usage: python TensorflowUNetEvaluator.py [./train_eval_infer.config]
+
+Evaluates the section `[model] evaluation` names (default `test`) with
+`[eval] batch_size` (default 4) and writes `./evaluation.csv`: `loss,<v>`
+then `<metric>,<v>` per compiled metric in config order, values rounded to 4
+places, no header.
+"""
+
+import sys
+
+import keras
+
+import losses
+from atomic import write_text
+from cli import run
+from ConfigParser import ConfigParser, load_config
+from data_pipeline import PairReader, make_dataset, reraise_data_errors
+from ImageMaskDataset import ImageMaskDataset
+from ModelRegistry import create_model
+from TensorflowModelLoader import load_best_weights
+
+EVALUATION_FILE = "./evaluation.csv"
+
+
+class TensorflowUNetEvaluator:
+    """Evaluates the trained model of a config.
+
+    Args:
+        config: a parsed `ConfigParser` or the path of a config file.
+    """
+
+    def __init__(self, config):
+        self.config: ConfigParser = load_config(config)
+        self.section = self.config.get(ConfigParser.MODEL, "evaluation", "test")
+        self.batch_size = self.config.get(ConfigParser.EVAL, "batch_size", 4)
+
+    def evaluate(self) -> dict[str, float]:
+        """Writes ./evaluation.csv and returns the scores by name."""
+        dataset = ImageMaskDataset(self.config)
+        pairs = dataset.pairs(self.section)
+        model = create_model(self.config).model
+        load_best_weights(model, self.config)
+        reader = PairReader(dataset)
+        print(f"=== evaluate [{self.section}] {len(pairs)} images, batch_size {self.batch_size}")
+        with reraise_data_errors(reader):
+            scores = model.evaluate(
+                make_dataset(pairs, reader, self.batch_size),
+                return_dict=True,
+                verbose=1 if sys.stdout.isatty() else 2,
+            )
+        return self.write(scores)
+
+    def write(self, scores: dict) -> dict[str, float]:
+        names = ["loss"] + [
+            losses.get(name).__name__ for name in self.config.get(ConfigParser.MODEL, "metrics")
+        ]
+        rounded = {name: round(float(scores[name]), 4) for name in dict.fromkeys(names)}
+        lines = [f"{name},{value}" for name, value in rounded.items()]
+        values = list(rounded.values())
+        print(f"Test loss    :{values[0]}")
+        if len(values) > 1:
+            print(f"Test accuracy:{values[1]}")
+        for name, value in rounded.items():
+            print(f"--- Evaluation  metric:{name}  score:{value}")
+        write_text(EVALUATION_FILE, "\n".join(lines) + "\n")
+        print(f"--- Saved {EVALUATION_FILE}")
+        return rounded
+
+
+def main(argv: list[str]) -> int:
+    return run(lambda config: TensorflowUNetEvaluator(config).evaluate(), argv, "TensorflowUNetEvaluator.py")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,43 @@
+"""Predicts masks for `[infer] images_dir`: `3.infer` (spec §1.4, §6.1).
+
+Usage: python TensorflowUNetInferencer.py [./train_eval_infer.config]
+
+Writes `<[infer] output_dir>/<stem>.jpg` for every image, at the image's own
+size, and overlays into `[infer] merged_dir` when it is set.
+"""
+
+import sys
+
+from cli import run
+from ConfigParser import ConfigParser, load_config
+from Inferencer import Inferencer
+from ModelRegistry import create_model
+from TensorflowModelLoader import load_best_weights
+
+
+class TensorflowUNetInferencer:
+    """Runs the trained model of a config over a folder of images.
+
+    Args:
+        config: a parsed `ConfigParser` or the path of a config file.
+    """
+
+    def __init__(self, config):
+        self.config: ConfigParser = load_config(config)
+
+    def infer(self) -> list[str]:
+        """Writes the masks; returns their paths."""
+        model = create_model(self.config).model
+        inferencer = Inferencer(model, self.config)
+        load_best_weights(model, self.config)
+        written = inferencer.infer()
+        print(f"=== Wrote {len(written)} masks to {inferencer.output_dir}")
+        return written
+
+
+def main(argv: list[str]) -> int:
+    return run(lambda config: TensorflowUNetInferencer(config).infer(), argv, "TensorflowUNetInferencer.py")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

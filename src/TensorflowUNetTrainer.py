@@ -1,0 +1,188 @@
+"""Trains the model a config describes: `1.train` (spec §1.2).
+
+Usage: python TensorflowUNetTrainer.py [./train_eval_infer.config]
+
+Writes the best model into `[train] model_dir`, the curves into `eval_dir`,
+`./history.json`, and per-epoch previews when `epoch_change_infer = True`.
+A killed or interrupted run continues where it stopped when started again
+with the same config; previous results are moved aside, never deleted.
+"""
+
+import os
+import shutil
+import sys
+
+import keras
+
+import run_folders
+from BestModelCheckpoint import BestModelCheckpoint, checkpoint_path
+from cli import run
+from ConfigParser import ConfigParser, load_config
+from data_pipeline import PairReader, make_dataset, reraise_data_errors
+from EpochChangeCallback import EpochChangeCallback
+from EpochChangeInferencer import EpochChangeInferencer
+from errors import DataError
+from ImageMaskDataset import ImageMaskDataset
+from ModelRegistry import create_model
+from TrainingState import TrainingState
+from volume_ids import volume_id
+
+DEFAULT_SEED = 137  # the original's seed
+VALIDATION_FRACTION = 0.2  # of the volumes, when [eval] has no folders
+HISTORY_FILE = "./history.json"
+
+
+class TensorflowUNetTrainer:
+    """Trains per `[train]`; each `create_*` method builds one part.
+
+    Args:
+        config: a parsed `ConfigParser` or the path of a config file.
+    """
+
+    def __init__(self, config):
+        self.config: ConfigParser = load_config(config)
+        get = self.config.get
+        T = ConfigParser.TRAIN
+        self.epochs = self._required("epochs")
+        self.batch_size = self._required("batch_size")
+        self.model_dir = self._required("model_dir")
+        self.eval_dir = self._required("eval_dir")
+        self.seed = get(T, "seed", DEFAULT_SEED)
+        self.patience = get(T, "patience", 10)
+        self.epoch_change_infer = bool(get(T, "epoch_change_infer", False))
+        self.preview_dir = get(T, "epoch_change_infer_dir", "./epoch_change_infer")
+        self.state_dir = os.path.join(self.model_dir, "resume")
+
+    def _required(self, key: str):
+        value = self.config.get(ConfigParser.TRAIN, key)
+        if value is None:
+            raise self.config.error(ConfigParser.TRAIN, key, "this key is required")
+        return value
+
+    # === Run ===
+
+    def train(self) -> None:
+        print("==== train")
+        keras.utils.set_random_seed(self.seed)
+        dataset = ImageMaskDataset(self.config)
+        train_pairs, valid_pairs = self.create_splits(dataset)
+        model = create_model(self.config).model
+        resume = self.prepare_run_folders()
+        state, callbacks = self.create_callbacks(model)
+        initial_epoch = 0
+        if resume:
+            initial_epoch = state.restore(model)
+            print(f"Resuming after epoch {initial_epoch} of {self.epochs} from {state.path}")
+            for callback in callbacks:
+                if isinstance(callback, EpochChangeInferencer):
+                    callback.catch_up(initial_epoch)
+        readers = PairReader(dataset), PairReader(dataset)
+        train_ds = make_dataset(train_pairs, readers[0], self.batch_size, shuffle=True, seed=self.seed)
+        valid_ds = make_dataset(valid_pairs, readers[1], self.batch_size)
+        with reraise_data_errors(*readers):
+            model.fit(
+                train_ds,
+                validation_data=valid_ds,
+                epochs=self.epochs,
+                initial_epoch=initial_epoch,
+                callbacks=callbacks,
+                shuffle=False,  # the dataset reshuffles itself every epoch
+                verbose=1 if sys.stdout.isatty() else 2,
+            )
+        self.finish(state, callbacks)
+
+    def finish(self, state: TrainingState, callbacks: list) -> None:
+        stopped_early = any(
+            isinstance(c, keras.callbacks.EarlyStopping) and c.stopped_epoch > 0
+            for c in callbacks
+        )
+        if state.epochs_done >= self.epochs or stopped_early:
+            state.mark_finished()
+            print(f"=== Finished after epoch {state.epochs_done}; best model in {self.model_dir}")
+        print(f"=== Saved {HISTORY_FILE}")
+
+    # === Parts ===
+
+    def fingerprint(self) -> str:
+        return self.config.fingerprint(ignore=((ConfigParser.TRAIN, "resume"),))
+
+    def prepare_run_folders(self) -> bool:
+        """True to resume the same unfinished run; else moves old results aside."""
+        allowed = self.config.get(ConfigParser.TRAIN, "resume", True) is not False
+        document = run_folders.read_state(self.state_dir)
+        resume = run_folders.should_resume(document, self.fingerprint(), allowed)
+        if not resume:
+            outputs = [self.model_dir, self.eval_dir, self.preview_dir, HISTORY_FILE]
+            run_folders.move_aside(outputs)
+        os.makedirs(self.model_dir, exist_ok=True)
+        target = os.path.join(self.model_dir, os.path.basename(self.config.path))
+        if os.path.isfile(self.config.path):
+            shutil.copy2(self.config.path, target)
+            print(f"-- Copied {self.config.path} to {self.model_dir}")
+        return resume
+
+    def create_splits(self, dataset: ImageMaskDataset):
+        """Training pairs, and validation pairs from `[eval]` or held-out volumes."""
+        train_pairs = dataset.pairs(ConfigParser.TRAIN)
+        if dataset.exists(ConfigParser.EVAL):
+            return train_pairs, dataset.pairs(ConfigParser.EVAL)
+        return split_by_volume(train_pairs)
+
+    def create_callbacks(self, model: keras.Model) -> tuple[TrainingState, list]:
+        """The run's state and the callbacks, in the order their epoch ends run.
+
+        The tracked callbacks update first, then TrainingState commits, then
+        the curves and previews are written from what was committed.
+        """
+        T = ConfigParser.TRAIN
+        get = self.config.get
+        save_weights_only = bool(get(T, "save_weights_only", False))
+        tracked = [BestModelCheckpoint(checkpoint_path(self.model_dir, save_weights_only), save_weights_only)]
+        if get(T, "learning_rate_reducer", False):
+            reducer_patience = get(T, "reducer_patience", int(self.patience / 2) or 5)
+            tracked.append(
+                keras.callbacks.ReduceLROnPlateau(
+                    monitor="val_loss",
+                    factor=get(T, "reducer_factor", 0.1),
+                    patience=reducer_patience,
+                    min_lr=0.0,
+                )
+            )
+        if self.patience > 0:
+            tracked.append(keras.callbacks.EarlyStopping(patience=self.patience, verbose=1))
+        state = TrainingState(self.state_dir, self.fingerprint(), tracked)
+        callbacks = tracked + [state]
+        if get(T, "tensorboard", False):
+            callbacks.insert(0, keras.callbacks.TensorBoard(log_dir=os.path.join(self.eval_dir, "tensorboard")))
+        metrics = get(T, "metrics", ["accuracy", "val_accuracy"])
+        callbacks.append(EpochChangeCallback(self.eval_dir, metrics, state, HISTORY_FILE))
+        if self.epoch_change_infer:
+            callbacks.append(EpochChangeInferencer(model, self.config))
+        return state, callbacks
+
+
+def split_by_volume(pairs: list[tuple[str, str]], fraction: float = VALIDATION_FRACTION):
+    """Holds out the last `fraction` of the volumes (sorted ids) for validation."""
+    volumes = sorted({volume_id(image) for image, _ in pairs})
+    if len(volumes) < 2:
+        raise DataError(
+            f"[eval] has no folders, and the training data holds {len(volumes)} volume: "
+            "at least 2 are needed to hold one out for validation"
+        )
+    held_out = set(volumes[-max(1, round(fraction * len(volumes))) :])
+    train = [p for p in pairs if volume_id(p[0]) not in held_out]
+    valid = [p for p in pairs if volume_id(p[0]) in held_out]
+    print(
+        f"=== [eval] has no folders: validating on the last {len(held_out)} of "
+        f"{len(volumes)} volumes ({len(valid)} images): {', '.join(sorted(held_out))}; "
+        f"training on {len(volumes) - len(held_out)} volumes ({len(train)} images)"
+    )
+    return train, valid
+
+
+def main(argv: list[str]) -> int:
+    return run(lambda config: TensorflowUNetTrainer(config).train(), argv, "TensorflowUNetTrainer.py")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

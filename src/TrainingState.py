@@ -1,0 +1,115 @@
+"""A resumable training state, committed atomically at every epoch end.
+
+One file, `<model_dir>/resume/state.weights.h5`, holds everything a restart
+needs: the model's weights and the optimizer's variables (Keras
+`save_weights`), and a JSON document with the number of completed epochs,
+every epoch's logs, the state of the callbacks that count epochs
+(EarlyStopping and ReduceLROnPlateau `wait`/`best`/`cooldown`, the best
+checkpoint's `best`) and a fingerprint of the config. It is written under a
+temporary name and renamed over the previous one, so a kill at any moment
+leaves either the previous epoch's state or this one's.
+
+Keras's BackupAndRestore keeps weights, optimizer and epoch but neither the
+callbacks' state nor the logs, and writes in place; hence this callback.
+"""
+
+import json
+import os
+
+import h5py
+import keras
+
+from atomic import atomic_path
+
+STATE_FILE = "state.weights.h5"
+_DOCUMENT = "toolkit_state"
+
+# The attributes that carry a callback's progress from epoch to epoch.
+_TRACKED_ATTRIBUTES = {
+    "EarlyStopping": ("wait", "best", "stopped_epoch", "best_epoch"),
+    "ReduceLROnPlateau": ("wait", "best", "cooldown_counter"),
+    "BestModelCheckpoint": ("best",),
+}
+
+
+def _plain(value):
+    """JSON-friendly copies of numbers Keras may hold as NumPy scalars."""
+    return value if value is None or isinstance(value, (int, str)) else float(value)
+
+
+class TrainingState(keras.callbacks.Callback):
+    """Keeps and commits the logs and progress of one training run.
+
+    Put it after every callback it tracks, so that its `on_train_begin`
+    restores their state after they reset it, and its `on_epoch_end` saves
+    their state after they updated it.
+
+    Args:
+        folder: where the state file lives (created if needed).
+        fingerprint: identifies the config the run belongs to.
+        tracked: callbacks whose progress is saved and restored.
+    """
+
+    def __init__(self, folder: str, fingerprint: str, tracked: list[keras.callbacks.Callback]):
+        super().__init__()
+        self.path = os.path.join(folder, STATE_FILE)
+        self.fingerprint = fingerprint
+        self.tracked = [c for c in tracked if type(c).__name__ in _TRACKED_ATTRIBUTES]
+        self.document = {"epochs_done": 0, "history": {}, "callbacks": {}, "finished": False}
+
+    @property
+    def epochs_done(self) -> int:
+        return self.document["epochs_done"]
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        return self.document["history"]
+
+    @staticmethod
+    def read(folder: str) -> dict | None:
+        """The saved document of a run, or None when there is none."""
+        path = os.path.join(folder, STATE_FILE)
+        if not os.path.isfile(path):
+            return None
+        with h5py.File(path, "r") as f:
+            return json.loads(f[_DOCUMENT][()].decode())
+
+    def restore(self, model: keras.Model) -> int:
+        """Loads weights, optimizer and logs; returns the epoch to start at."""
+        self.document = self.read(os.path.dirname(self.path))
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(self.path)
+        return self.epochs_done
+
+    def on_train_begin(self, logs=None):
+        for callback in self.tracked:
+            saved = self.document["callbacks"].get(type(callback).__name__, {})
+            for name, value in saved.items():
+                setattr(callback, name, value)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        self.document["epochs_done"] = epoch + 1
+        self.document["callbacks"] = {
+            type(c).__name__: {
+                name: _plain(getattr(c, name, None))
+                for name in _TRACKED_ATTRIBUTES[type(c).__name__]
+            }
+            for c in self.tracked
+        }
+        self.commit()
+
+    def mark_finished(self) -> None:
+        self.document["finished"] = True
+        self.commit()
+
+    def commit(self) -> None:
+        """Writes weights, optimizer and document in one atomic step."""
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self.document["fingerprint"] = self.fingerprint
+        with atomic_path(self.path, fsync=True) as tmp:
+            self.model.save_weights(tmp)
+            with h5py.File(tmp, "a") as f:
+                f.create_dataset(_DOCUMENT, data=json.dumps(self.document).encode())

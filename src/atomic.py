@@ -1,0 +1,45 @@
+"""Writing files so that a crash never leaves a truncated one behind.
+
+Everything is written under a temporary name in the destination folder and
+then renamed over the destination with `os.replace`, which is atomic on one
+file system: a reader sees the old file or the new one, never half of one.
+"""
+
+import contextlib
+import os
+
+
+def _temporary_name(path: str) -> str:
+    folder, name = os.path.split(path)
+    stem, dot, suffix = name.partition(".")
+    # Keep the full suffix chain (".weights.h5", ".jpg"): libraries pick the
+    # format from it. The leading dot hides leftovers of a killed run.
+    return os.path.join(folder, f".{stem}.tmp{os.getpid()}{dot}{suffix}")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str, fsync: bool = False):
+    """Yields a temporary path to write; on success it replaces `path`.
+
+    Example:
+        with atomic_path("eval/train_losses.png") as tmp:
+            figure.savefig(tmp)
+    """
+    path = os.fspath(path)
+    tmp = _temporary_name(path)
+    try:
+        yield tmp
+        if fsync:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text(path: str, text: str) -> None:
+    """Writes `text` to `path` atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)

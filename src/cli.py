@@ -1,0 +1,53 @@
+"""What every entry point shares: argument handling, errors and exit codes.
+
+`run(body, argv)` reads the config named on the command line (default
+`./train_eval_infer.config`), calls `body(config)`, and turns a `UserError`
+into one line on stderr and a non-zero exit. A traceback is shown only for
+bugs, or for user errors when `--debug` is given or TFSEG_DEBUG=1 is set.
+"""
+
+import os
+import sys
+import traceback
+import warnings
+from typing import Callable
+
+from ConfigParser import ConfigParser, ConfigWarning
+from errors import UserError
+
+DEFAULT_CONFIG = "./train_eval_infer.config"
+USAGE_EXIT = 2
+
+
+def run(body: Callable[[ConfigParser], None], argv: list[str], prog: str) -> int:
+    """Runs one step of the workflow and returns its exit code."""
+    debug = "--debug" in argv or os.environ.get("TFSEG_DEBUG", "") not in ("", "0")
+    args = [a for a in argv if a != "--debug"]
+    if len(args) > 1 or any(a.startswith("-") for a in args):
+        print(f"usage: {prog} [CONFIG] [--debug]  (default {DEFAULT_CONFIG})", file=sys.stderr)
+        return USAGE_EXIT
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            body(ConfigParser(args[0] if args else DEFAULT_CONFIG))
+        except UserError as e:
+            return _fail(e, e.exit_code, debug)
+        except KeyboardInterrupt:
+            print("\nInterrupted.", file=sys.stderr)
+            return 130
+    return 0
+
+
+def _fail(error: Exception, code: int, debug: bool) -> int:
+    sys.stdout.flush()
+    if debug:
+        traceback.print_exc()
+    print(f"ERROR: {error}", file=sys.stderr)
+    return code
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    if issubclass(category, ConfigWarning):
+        print(f"WARNING: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr, end="")
