@@ -1,0 +1,8 @@
+#!/bin/sh
+# Runs the test suite (`make test`); extra arguments go to pytest.
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/env.sh
+.venv/bin/python -c 'import pytest' 2>/dev/null || .venv/bin/python -m pip install --quiet 'pytest>=8,<10'
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+exec .venv/bin/python -m pytest "$@"
