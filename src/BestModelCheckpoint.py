@@ -15,14 +15,17 @@ from atomic import atomic_path
 from TensorflowModelLoader import weights_view
 
 WEIGHTS_FILE = "best_model.weights.h5"
-MODEL_FILE = "best_model.h5"
+MODEL_FILE = "best_model.keras"
 
 
 def checkpoint_path(model_dir: str, save_weights_only: bool) -> str:
-    """`best_model.weights.h5` (weights) or `best_model.h5` (full model).
+    """`best_model.weights.h5` (weights only) or `best_model.keras` (full model).
 
-    Keras 3 refuses to write weights alone under a plain `.h5` name, which
-    the original used for both.
+    The original wrote `best_model.h5` for both. Keras 3 refuses weights
+    alone under a plain `.h5` name, and a full model in legacy `.h5` loads
+    but cannot be trained further (its optimizer state does not restore),
+    while `.keras` round-trips completely. The evaluator and inferencer find
+    either name from the default `[train] best_model_file = "best_model.h5"`.
     """
     return os.path.join(model_dir, WEIGHTS_FILE if save_weights_only else MODEL_FILE)
 
