@@ -87,3 +87,58 @@ def _fresh_keras_session():
 
 def dedent(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
+
+
+def project_sections(data_dir, size=64, model=None, **overrides) -> dict:
+    """A small experiment over `data_dir/{train,valid,test}` and `./mini_test`."""
+    data_dir = str(data_dir)
+    sections = {
+        "model": model or small_model_section(size),
+        "train": {
+            "epochs": 2,
+            "batch_size": 4,
+            "patience": 10,
+            "metrics": ["dice_coef", "val_dice_coef"],
+            "model_dir": "./models",
+            "eval_dir": "./eval",
+            "image_datapath": f"{data_dir}/train/images",
+            "mask_datapath": f"{data_dir}/train/masks",
+            "epoch_change_infer": True,
+            "epoch_change_infer_dir": "./epoch_change_infer",
+            "num_infer_images": 2,
+            "learning_rate_reducer": True,
+            "reducer_patience": 4,
+            "save_weights_only": True,
+        },
+        "eval": {"image_datapath": f"{data_dir}/valid/images", "mask_datapath": f"{data_dir}/valid/masks"},
+        "test": {"image_datapath": f"{data_dir}/test/images", "mask_datapath": f"{data_dir}/test/masks"},
+        "infer": {"images_dir": "./mini_test/images", "output_dir": "./mini_test_output"},
+        "segmentation": {"colorize": True, "black": "black", "white": "green"},
+        "mask": {"binarize": False},
+    }
+    for section, values in overrides.items():
+        sections.setdefault(section, {}).update(values)
+    return sections
+
+
+@pytest.fixture(scope="session")
+def generated_data(tmp_path_factory):
+    """Disc images split by volume: train 3×4, valid 1×4, test 1×4, mini_test 3."""
+    root = tmp_path_factory.mktemp("generated")
+    make_split(str(root / "train"), volumes=3, slices=4, seed=1, first_volume=0)
+    make_split(str(root / "valid"), volumes=1, slices=4, seed=2, first_volume=3)
+    make_split(str(root / "test"), volumes=1, slices=4, seed=3, first_volume=4)
+    make_split(str(root / "mini_test"), volumes=1, slices=3, seed=4, first_volume=5)
+    return root
+
+
+def make_project(tmp_path, data_dir, **overrides) -> str:
+    """A project folder with a config and a copy of the mini_test images."""
+    import shutil
+
+    project = tmp_path / "project"
+    project.mkdir(parents=True, exist_ok=True)
+    if not (project / "mini_test").exists():
+        shutil.copytree(os.path.join(str(data_dir), "mini_test"), project / "mini_test")
+    write_config(project / "train_eval_infer.config", project_sections(data_dir, **overrides))
+    return str(project)

@@ -1,0 +1,158 @@
+"""Mask writing, overlays and per-epoch previews, with a stand-in model."""
+
+import os
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+from conftest import config_text, small_model_section
+from PIL import Image
+
+from ConfigParser import ConfigParser
+from errors import ConfigError, DataError
+from Inferencer import Inferencer
+from ModelRegistry import create_model
+from TensorflowModelLoader import load_best_weights
+
+
+class ConstantModel:
+    """Predicts the same probability everywhere (left half) and 0 (right half)."""
+
+    def __init__(self, probability):
+        self.probability = probability
+
+    def predict_on_batch(self, x):
+        out = np.zeros(x.shape[:3] + (1,), np.float32)
+        out[:, :, : x.shape[2] // 2] = self.probability
+        return out
+
+
+def setup(tmp_path, infer=None, segmentation=None, size=32, images=("b", "a", "c")):
+    folder = tmp_path / "images"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, stem in enumerate(images):
+        image = np.full((30, 40, 3), 250, np.uint8)  # not square, not model-sized
+        cv2.imwrite(str(folder / f"{stem}.png"), image)
+    sections = {
+        "model": small_model_section(size),
+        "infer": {"images_dir": str(folder), "output_dir": str(tmp_path / "out"), **(infer or {})},
+        "segmentation": segmentation or {"colorize": True, "black": "black", "white": "green"},
+        "train": {"epoch_change_infer_dir": str(tmp_path / "previews"), "num_infer_images": 2},
+    }
+    return ConfigParser.from_string(config_text(sections), "i.config")
+
+
+def test_masks_are_written_at_the_inputs_own_size_and_colourised(tmp_path):
+    written = Inferencer(ConstantModel(0.8), setup(tmp_path)).infer()
+    assert [os.path.basename(p) for p in written] == ["a.jpg", "b.jpg", "c.jpg"]
+    mask = np.asarray(Image.open(tmp_path / "out" / "a.jpg"))
+    assert mask.shape == (30, 40, 3)
+    left, right = mask[:, :15], mask[:, 25:]
+    # PIL's "green" is (0, 128, 0): 0.8 → grey 204 → green ≈ 128·204/255 ≈ 102.
+    assert abs(int(np.median(left[..., 1])) - 102) <= 3 and left[..., [0, 2]].max() < 20
+    assert right.max() < 20
+
+
+def test_merged_overlays_saturate_instead_of_wrapping(tmp_path):
+    config = setup(tmp_path, infer={"merged_dir": str(tmp_path / "merged")}, segmentation={"colorize": False})
+    Inferencer(ConstantModel(1.0), config).infer()
+    merged = cv2.imread(str(tmp_path / "merged" / "a.png"))  # the input's own name and format
+    assert merged.shape == (30, 40, 3)
+    assert merged[:, :15].min() == 255  # 250 + 255 saturates; the original wrapped to 249
+    assert (merged[:, 25:] == 250).all()
+
+
+def test_binarize_applies_the_threshold(tmp_path):
+    config = setup(tmp_path, infer={"binarize": True, "threshold": 100}, segmentation={"colorize": False})
+    Inferencer(ConstantModel(0.6), config).infer()
+    mask = cv2.imread(str(tmp_path / "out" / "a.jpg"), cv2.IMREAD_GRAYSCALE)
+    assert mask[:, :12].min() > 240 and mask[:, 28:].max() < 15  # 0.6·255 = 153 ≥ 100 → 255
+
+
+def test_soft_map_without_binarize(tmp_path):
+    config = setup(tmp_path, segmentation={"colorize": False})
+    Inferencer(ConstantModel(0.6), config).infer()
+    mask = cv2.imread(str(tmp_path / "out" / "a.jpg"), cv2.IMREAD_GRAYSCALE)
+    assert abs(int(np.median(mask[:, :12])) - 153) <= 3
+
+
+def test_previews_take_the_first_images_by_name(tmp_path):
+    inferencer = Inferencer(ConstantModel(0.5), setup(tmp_path), on_epoch_change=True)
+    inferencer.infer(epoch=2)
+    assert sorted(os.listdir(tmp_path / "previews")) == ["Epoch_3_a.jpg", "Epoch_3_b.jpg"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_outputs_are_replaced_not_the_folder_emptied(tmp_path):
+    os.makedirs(tmp_path / "out")
+    (tmp_path / "out" / "keep.txt").write_text("a researcher's note")
+    Inferencer(ConstantModel(0.5), setup(tmp_path)).infer()
+    Inferencer(ConstantModel(0.5), setup(tmp_path)).infer()
+    assert sorted(os.listdir(tmp_path / "out")) == ["a.jpg", "b.jpg", "c.jpg", "keep.txt"]
+
+
+def test_non_image_files_are_skipped_with_a_notice(tmp_path, capsys):
+    config = setup(tmp_path)
+    (tmp_path / "images" / "README.txt").write_text("notes")
+    assert len(Inferencer(ConstantModel(0.5), config).infer()) == 3
+    assert "skipped 1 non-image entries" in capsys.readouterr().out
+
+
+def test_bad_inference_settings_are_errors(tmp_path):
+    with pytest.raises(ConfigError, match=r"\[infer\] ksize = \(4, 4\): Gaussian kernel sizes must be odd"):
+        Inferencer(ConstantModel(0.5), setup(tmp_path, infer={"blur": True, "ksize": (4, 4)}))
+    with pytest.raises(ConfigError, match=r"\[segmentation\] white = 'greeen': not a colour name"):
+        Inferencer(ConstantModel(0.5), setup(tmp_path, segmentation={"colorize": True, "white": "greeen"}))
+    with pytest.raises(ConfigError, match=r"\[infer\] images_dir = '.*nowhere': .*nowhere does not exist"):
+        Inferencer(ConstantModel(0.5), setup(tmp_path, infer={"images_dir": str(tmp_path / "nowhere")}))
+    with pytest.raises(DataError, match="holds no images"):
+        Inferencer(ConstantModel(0.5), setup(tmp_path / "empty", images=()))
+
+
+def _write_keras2_weights(path, model, full_model=False):
+    """A weights file laid out as Keras 2.10 writes it, with other layer names."""
+    with h5py.File(path, "w") as f:
+        group = f.create_group("model_weights") if full_model else f
+        if full_model:
+            f.attrs["model_config"] = b"{}"
+        names = []
+        for i, layer in enumerate(model.layers):
+            name = f"old_{type(layer).__name__.lower()}_{i}"
+            names.append(name.encode())
+            layer_group = group.create_group(name)
+            weight_names = []
+            for j, weight in enumerate(layer.weights):
+                weight_name = f"{name}/w{j}:0"
+                layer_group.create_dataset(weight_name, data=np.asarray(weight))
+                weight_names.append(weight_name.encode())
+            layer_group.attrs["weight_names"] = weight_names
+        group.attrs["layer_names"] = names
+        group.attrs["backend"] = b"tensorflow"
+        group.attrs["keras_version"] = b"2.10.0"
+
+
+@pytest.mark.parametrize("full_model", [False, True], ids=["weights", "full-model"])
+def test_keras2_checkpoints_of_the_original_load_by_layer_order(tmp_path, full_model):
+    sections = {"model": small_model_section(32), "train": {"model_dir": str(tmp_path)}}
+    config = ConfigParser.from_string(config_text(sections))
+    trained = create_model(config).model
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+    trained.fit(x, (x[..., :1] > 128).astype(np.float32), epochs=1, verbose=0)
+    _write_keras2_weights(tmp_path / "best_model.h5", trained, full_model)
+    fresh = create_model(config).model
+    assert load_best_weights(fresh, config).endswith("best_model.h5")
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), trained.predict(x, verbose=0), atol=1e-6)
+
+
+def test_a_checkpoint_of_another_architecture_is_a_clear_error(tmp_path):
+    small = ConfigParser.from_string(config_text({"model": small_model_section(32), "train": {"model_dir": str(tmp_path)}}))
+    model = create_model(small).model
+    from TensorflowModelLoader import weights_view
+
+    weights_view(model).save_weights(str(tmp_path / "best_model.weights.h5"))
+    other = ConfigParser.from_string(
+        config_text({"model": small_model_section(32, base_filters=4), "train": {"model_dir": str(tmp_path)}})
+    )
+    with pytest.raises(DataError, match="best_model.weights.h5 does not fit the model"):
+        load_best_weights(create_model(other).model, other)
