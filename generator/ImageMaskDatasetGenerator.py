@@ -1,0 +1,257 @@
+"""NIfTI volumes → 2-D image/mask slices, the Pancreas-T1 dataset's format (spec §8.1).
+
+Usage:
+    python generator/ImageMaskDatasetGenerator.py IMAGES_DIR LABELS_DIR OUTPUT_DIR
+        [--size 512] [--rotation 270] [--keep-empty] [--no-normalize] [--format jpg]
+
+Writes `OUTPUT_DIR/images/<volume>_<slice>.jpg` (or .png), `OUTPUT_DIR/masks/
+<volume>_<slice>.png` (exact values 0/255) and `OUTPUT_DIR/manifest.csv` (slice
+file, volume, slice index, source files and orientation, voxel spacing).
+
+Per volume:
+1. Image and label are paired by file name (`<case>_0000.nii.gz` or
+   `<case>.nii.gz` with `<case>.nii.gz`), never by listing order.
+2. Both are brought to one orientation, L-P-I (axis 0 towards the patient's
+   left, 1 posterior, 2 inferior: how most PanSegData T1 scans are stored),
+   using the *image's* affine for both (some PanSegData labels carry
+   headers that disagree with their images while their voxels align).
+3. Intensities are normalised in floating point over the whole volume to
+   robust percentiles (0.5–99.5 %) and only then converted to 8 bits; the
+   original cast raw values to uint8 first, which wraps bright tissue around.
+4. Each axial slice is padded to a square (centred), resized (bicubic for
+   images, nearest for masks) and rotated 270° counter-clockwise like the
+   original, so a volume stored as PanSegData stores it gives the original
+   converter's slices (anterior up), whatever its stored orientation.
+5. Slices whose mask is empty are skipped unless `--keep-empty`.
+"""
+
+import argparse
+import csv
+import os
+import re
+import sys
+import time
+
+import cv2
+import nibabel as nib
+import numpy as np
+from PIL import Image
+
+FIXED_ORIENTATION = ("L", "P", "I")
+NIFTI_SUFFIXES = (".nii.gz", ".nii")
+CHANNEL_SUFFIX = re.compile(r"_\d{4}$")  # nnU-Net's `_0000` image suffix
+MANIFEST_FIELDS = [
+    "image", "mask", "volume", "slice", "source_image", "source_label",
+    "source_orientation", "spacing_x_mm", "spacing_y_mm", "spacing_z_mm",
+]
+
+
+class ConversionError(Exception):
+    """Bad input: the message names the file or folder."""
+
+
+def nifti_stem(path: str) -> str:
+    name = os.path.basename(path)
+    for suffix in NIFTI_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return os.path.splitext(name)[0]
+
+
+def volume_name(case: str) -> str:
+    """A slice-name prefix with no `-` (it would end the volume id early)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", case)
+
+
+def list_nifti(folder: str) -> list[str]:
+    if not os.path.isdir(folder):
+        raise ConversionError(f"{folder} does not exist")
+    return sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(NIFTI_SUFFIXES))
+
+
+def pair_volumes(images_dir: str, labels_dir: str) -> list[tuple[str, str, str]]:
+    """(volume name, image path, label path), paired by case name."""
+    images = {CHANNEL_SUFFIX.sub("", nifti_stem(p)): p for p in list_nifti(images_dir)}
+    labels = {nifti_stem(p): p for p in list_nifti(labels_dir)}
+    if not images:
+        raise ConversionError(f"{images_dir} holds no .nii or .nii.gz files")
+    for have, lack, kind, folder in ((images, labels, "label", labels_dir), (labels, images, "image", images_dir)):
+        missing = [case for case in have if case not in lack]
+        if missing:
+            example = os.path.basename(have[missing[0]])
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise ConversionError(f"{example}{more} has no {kind} volume for case '{missing[0]}' in {folder}")
+    names = {}
+    for case in images:
+        name = volume_name(case)
+        if name in names.values():
+            raise ConversionError(f"cases {case!r} and another both become volume name {name!r}")
+        names[case] = name
+    return [(names[case], images[case], labels[case]) for case in images]
+
+
+def load_oriented(image_path: str, label_path: str):
+    """Image (float32) and label (uint8 0/1) arrays in L-P-I orientation,
+    the voxel spacing in that orientation, and the source orientation."""
+    image = nib.load(image_path)
+    label = nib.load(label_path)
+    data = _three_d(np.asarray(image.dataobj, dtype=np.float32), image_path)
+    mask = _three_d(np.asarray(label.dataobj), label_path)
+    if data.shape != mask.shape:
+        raise ConversionError(f"{label_path}: shape {mask.shape} differs from its image's {data.shape}")
+    source = nib.orientations.io_orientation(image.affine)
+    transform = nib.orientations.ornt_transform(source, nib.orientations.axcodes2ornt(FIXED_ORIENTATION))
+    data = nib.orientations.apply_orientation(data, transform)
+    mask = nib.orientations.apply_orientation(mask, transform)
+    zooms = np.asarray(image.header.get_zooms()[:3], dtype=float)
+    spacing = tuple(round(float(zooms[int(axis)]), 4) for axis in np.argsort(transform[:, 0]))
+    codes = "".join(nib.orientations.ornt2axcodes(source))
+    return np.ascontiguousarray(data), (mask > 0).astype(np.uint8), spacing, codes
+
+
+def _three_d(array: np.ndarray, path: str) -> np.ndarray:
+    while array.ndim > 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim == 4:
+        array = array[..., 0]  # several channels: the first, as the original
+    if array.ndim != 3:
+        raise ConversionError(f"{path}: expected a 3-D volume, found shape {array.shape}")
+    return array
+
+
+def to_uint8(volume: np.ndarray, normalize: bool, percentiles=(0.5, 99.5)) -> np.ndarray:
+    """8-bit intensities: robust percentile window, or clipping to 0–255."""
+    if normalize:
+        low, high = np.percentile(volume, percentiles)
+        if high <= low:
+            return np.zeros(volume.shape, np.uint8)
+        volume = (volume - low) * (255.0 / (high - low))
+    return np.clip(np.rint(volume), 0, 255).astype(np.uint8)
+
+
+def square_slice(plane: np.ndarray, size: int, rotation: int, nearest: bool) -> np.ndarray:
+    """Pads a 2-D slice to a centred square, resizes it and rotates it.
+
+    `rotation` is counter-clockwise in degrees, as PIL's `rotate`.
+    """
+    rows, cols = plane.shape
+    side = max(rows, cols)
+    canvas = np.zeros((side, side), np.uint8)
+    top, left = (side - rows) // 2, (side - cols) // 2
+    canvas[top : top + rows, left : left + cols] = plane
+    if size and size != side:
+        # PIL's bicubic, as the original, for images; nearest keeps masks 0/255.
+        resample = Image.NEAREST if nearest else Image.BICUBIC
+        canvas = np.asarray(Image.fromarray(canvas).resize((size, size), resample))
+    return np.ascontiguousarray(np.rot90(canvas, k=(rotation // 90) % 4))
+
+
+class ImageMaskDatasetGenerator:
+    """Converts NIfTI image/label volume pairs into slice files.
+
+    Args:
+        size: side of the square output slices (0 keeps the padded size).
+        rotation: counter-clockwise rotation in degrees, a multiple of 90.
+        skip_empty_mask: leave out slices whose label is empty.
+        normalize: percentile-normalise intensities, else clip to 0–255.
+        image_format: "jpg" (quality `quality`) or "png".
+    """
+
+    def __init__(self, size=512, rotation=270, skip_empty_mask=True, normalize=True,
+                 image_format="jpg", quality=95):
+        if rotation % 90:
+            raise ValueError(f"rotation must be a multiple of 90. Received: rotation={rotation}")
+        if image_format not in ("jpg", "png"):
+            raise ValueError(f"image_format must be 'jpg' or 'png'. Received: {image_format!r}")
+        self.size = size
+        self.rotation = rotation
+        self.skip_empty_mask = skip_empty_mask
+        self.normalize = normalize
+        self.image_format = image_format
+        self.quality = quality
+
+    def generate(self, images_dir: str, labels_dir: str, output_dir: str, progress=True) -> list[dict]:
+        """Converts every volume pair; returns the manifest rows."""
+        pairs = pair_volumes(images_dir, labels_dir)
+        images_out, masks_out = (os.path.join(output_dir, k) for k in ("images", "masks"))
+        for folder in (images_out, masks_out):
+            if os.path.isdir(folder) and os.listdir(folder):
+                raise ConversionError(f"{folder} is not empty; choose a new output folder")
+            os.makedirs(folder, exist_ok=True)
+        rows = []
+        for name, image_path, label_path in _progress(pairs, progress):
+            rows += self.convert_volume(name, image_path, label_path, images_out, masks_out)
+        with open(os.path.join(output_dir, "manifest.csv"), "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=MANIFEST_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+        return rows
+
+    def convert_volume(self, name, image_path, label_path, images_out, masks_out) -> list[dict]:
+        data, mask, spacing, codes = load_oriented(image_path, label_path)
+        data = to_uint8(data, self.normalize)
+        rows = []
+        for index in range(data.shape[2]):
+            if self.skip_empty_mask and not mask[:, :, index].any():
+                continue
+            stem = f"{name}_{index}"
+            image = square_slice(data[:, :, index], self.size, self.rotation, nearest=False)
+            label = square_slice(mask[:, :, index] * 255, self.size, self.rotation, nearest=True)
+            image_file = f"{stem}.{self.image_format}"
+            params = [cv2.IMWRITE_JPEG_QUALITY, self.quality] if self.image_format == "jpg" else []
+            _write(os.path.join(images_out, image_file), image, params)
+            _write(os.path.join(masks_out, stem + ".png"), label, [])
+            rows.append({
+                "image": image_file, "mask": stem + ".png", "volume": name, "slice": index,
+                "source_image": os.path.basename(image_path), "source_label": os.path.basename(label_path),
+                "source_orientation": codes, "spacing_x_mm": spacing[0], "spacing_y_mm": spacing[1],
+                "spacing_z_mm": spacing[2],
+            })
+        return rows
+
+
+def _write(path: str, array: np.ndarray, params: list) -> None:
+    if not cv2.imwrite(path, array, params):
+        raise ConversionError(f"{path}: could not be written")
+
+
+def _progress(items, enabled: bool):
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, unit="volume", desc="converting")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        description="Convert NIfTI image/label volumes into 2-D image/mask slices.",
+        epilog="Example: python generator/ImageMaskDatasetGenerator.py t1/imagesTr t1/labelsTr Pancreas-T1-master",
+    )
+    parser.add_argument("images_dir", help="folder of image volumes (*.nii.gz)")
+    parser.add_argument("labels_dir", help="folder of label volumes with the same case names")
+    parser.add_argument("output_dir", help="new or empty folder for images/, masks/ and manifest.csv")
+    parser.add_argument("--size", type=int, default=512, help="output side in pixels (0: no resize; default 512)")
+    parser.add_argument("--rotation", type=int, default=270, help="counter-clockwise degrees (default 270)")
+    parser.add_argument("--keep-empty", action="store_true", help="also write slices whose mask is empty")
+    parser.add_argument("--no-normalize", action="store_true", help="clip intensities to 0-255 instead")
+    parser.add_argument("--format", choices=("jpg", "png"), default="jpg", help="image format (default jpg)")
+    parser.add_argument("--quality", type=int, default=95, help="JPEG quality (default 95)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    try:
+        generator = ImageMaskDatasetGenerator(
+            args.size, args.rotation, not args.keep_empty, not args.no_normalize, args.format, args.quality
+        )
+        rows = generator.generate(args.images_dir, args.labels_dir, args.output_dir)
+    except (ConversionError, ValueError, OSError) as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        return 1
+    volumes = len({row["volume"] for row in rows})
+    print(f"=== Wrote {len(rows)} slices of {volumes} volumes to {args.output_dir} "
+          f"in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

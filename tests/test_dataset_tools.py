@@ -1,0 +1,211 @@
+"""The dataset tools: NIfTI → slices, patient-level splits, statistics."""
+
+import csv
+import os
+
+import cv2
+import nibabel as nib
+import numpy as np
+import pytest
+
+import split_master
+from DatasetStatistics import DatasetStatistics
+from ImageMaskDatasetGenerator import ConversionError, ImageMaskDatasetGenerator, main as convert_main
+from volume_ids import volume_id
+
+
+def phantom_lpi(shape=(40, 30, 6), bright=1800.0):
+    """A body with a bright blob (the label) and a dimmer blob, in L-P-I order."""
+    x, y = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
+    image = np.zeros(shape, np.float32)
+    label = np.zeros(shape, np.uint8)
+    body = ((x - 20) / 18.0) ** 2 + ((y - 15) / 13.0) ** 2 < 1
+    blob = (x - 12) ** 2 + (y - 10) ** 2 < 16
+    dim = (x - 28) ** 2 + (y - 20) ** 2 < 16
+    for z in range(shape[2]):
+        image[..., z] = 300 * body + (bright - 300) * blob + 100 * dim + 5 * z
+        if 1 <= z <= 4:
+            label[..., z] = blob
+    image[0, 0, :] = 4000  # one outlier voxel the percentile window ignores
+    return image, label
+
+
+def save(folder, name, array, affine):
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name)
+    nib.save(nib.Nifti1Image(array, affine), path)
+    return path
+
+
+def write_case(root, case, image, label, affine, label_affine=None):
+    save(os.path.join(root, "imagesTr"), f"{case}_0000.nii.gz", image, affine)
+    save(os.path.join(root, "labelsTr"), f"{case}.nii.gz", label, affine if label_affine is None else label_affine)
+
+
+def convert(root, out, **options):
+    generator = ImageMaskDatasetGenerator(**options)
+    return generator.generate(os.path.join(root, "imagesTr"), os.path.join(root, "labelsTr"), out, progress=False)
+
+
+def read(path, flags=cv2.IMREAD_GRAYSCALE):
+    return cv2.imread(str(path), flags)
+
+
+def test_one_phantom_in_two_orientations_gives_identical_slices(tmp_path):
+    image, label = phantom_lpi()
+    lpi = np.diag([-1.5, -1.5, -3.0, 1.0])
+    ras = np.diag([1.5, 1.5, 3.0, 1.0])
+    # PanSegData's usual storage, and the same anatomy stored R-A-S; the label's own
+    # header is wrong on purpose: the image's affine is the one used.
+    write_case(tmp_path / "a", "case01", image, label, lpi)
+    write_case(tmp_path / "b", "case01", image[::-1, ::-1, ::-1].copy(), label[::-1, ::-1, ::-1].copy(),
+               ras, label_affine=np.eye(4))
+    rows_a = convert(tmp_path / "a", tmp_path / "out_a", size=64)
+    rows_b = convert(tmp_path / "b", tmp_path / "out_b", size=64)
+    assert [r["image"] for r in rows_a] == [r["image"] for r in rows_b]
+    assert [r["source_orientation"] for r in (rows_a[0], rows_b[0])] == ["LPI", "RAS"]
+    for row in rows_a:
+        a, b = read(tmp_path / "out_a/images" / row["image"]), read(tmp_path / "out_b/images" / row["image"])
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+        assert (read(tmp_path / "out_a/masks" / row["mask"]) == read(tmp_path / "out_b/masks" / row["mask"])).all()
+
+
+def test_slices_follow_the_originals_pad_resize_and_rotation(tmp_path):
+    image, label = phantom_lpi()
+    image[0:4, 0:4, :] = 1500  # patient's right (axis 0 low), anterior (axis 1 low)
+    write_case(tmp_path, "c", image, label, np.diag([-1.0, -1.0, -1.0, 1.0]))
+    rows = convert(tmp_path, tmp_path / "out", size=80)
+    slice_image = read(tmp_path / "out/images" / rows[0]["image"])
+    assert slice_image.shape == (80, 80)
+    # 40×30 slice → 40×40 square (5 padding columns each side) → ×2 → rotated 90°
+    # clockwise: the padding becomes the top and bottom rows; anterior is at the
+    # top and the patient's right on the image right.
+    assert slice_image[:6].max() == 0 and slice_image[-6:].max() == 0
+    assert slice_image[11:17, 73:80].min() > 200  # the marker, just below the top padding
+    assert slice_image[11:17, :8].max() < 100
+
+
+def test_bright_tissue_is_not_wrapped(tmp_path):
+    image, label = phantom_lpi(bright=1800.0)
+    write_case(tmp_path, "bright", image, label, np.diag([-1.0, -1.0, -1.0, 1.0]))
+    rows = convert(tmp_path, tmp_path / "out", size=0, rotation=0)
+    picture = read(tmp_path / "out/images" / rows[0]["image"])
+    mask = read(tmp_path / "out/masks" / rows[0]["mask"]) > 0
+    body_only = (picture > 0) & ~mask
+    # 1800 is the brightest tissue: it must come out brightest, not wrapped to 1800 % 256 = 8.
+    assert picture[mask].mean() > 240
+    assert picture[mask].mean() > picture[body_only].mean() + 100
+
+
+def test_slice_count_names_mask_values_and_manifest(tmp_path):
+    image, label = phantom_lpi()
+    write_case(tmp_path, "vol-A", image, label, np.diag([-1.2, -1.4, -3.0, 1.0]))
+    rows = convert(tmp_path, tmp_path / "out", size=64)
+    assert [r["image"] for r in rows] == [f"vol_A_{z}.jpg" for z in (1, 2, 3, 4)]  # non-empty slices only
+    assert sorted(os.listdir(tmp_path / "out/masks")) == [f"vol_A_{z}.png" for z in (1, 2, 3, 4)]
+    assert all(volume_id(r["image"]) == "vol_A" for r in rows)
+    for row in rows:
+        assert set(np.unique(read(tmp_path / "out/masks" / row["mask"]))) == {0, 255}
+        assert read(tmp_path / "out/images" / row["image"]).shape == (64, 64)
+    with open(tmp_path / "out/manifest.csv") as f:
+        manifest = list(csv.DictReader(f))
+    assert manifest[0]["volume"] == "vol_A" and manifest[0]["slice"] == "1"
+    assert (manifest[0]["spacing_x_mm"], manifest[0]["spacing_z_mm"]) == ("1.2", "3.0")
+    kept = convert(tmp_path, tmp_path / "all", size=64, skip_empty_mask=False, image_format="png")
+    assert len(kept) == 6 and kept[0]["image"] == "vol_A_0.png"
+
+
+def test_volumes_are_paired_by_name_and_orphans_named(tmp_path):
+    image, label = phantom_lpi()
+    affine = np.diag([-1.0, -1.0, -1.0, 1.0])
+    for case in ("b", "a"):
+        write_case(tmp_path, case, image, label, affine)
+    rows = convert(tmp_path, tmp_path / "out", size=32)
+    assert {r["volume"] for r in rows} == {"a", "b"}
+    assert all(r["source_label"] == r["volume"] + ".nii.gz" for r in rows)
+    save(tmp_path / "imagesTr", "c_0000.nii.gz", image, affine)
+    with pytest.raises(ConversionError, match="c_0000.nii.gz has no label volume for case 'c'"):
+        convert(tmp_path, tmp_path / "out2")
+    with pytest.raises(ConversionError, match="is not empty"):
+        os.remove(tmp_path / "imagesTr/c_0000.nii.gz")
+        convert(tmp_path, tmp_path / "out")
+
+
+def test_converter_command_line(tmp_path, capsys):
+    image, label = phantom_lpi()
+    write_case(tmp_path, "cli", image, label, np.diag([-1.0, -1.0, -1.0, 1.0]))
+    args = [str(tmp_path / "imagesTr"), str(tmp_path / "labelsTr"), str(tmp_path / "out"), "--size", "32"]
+    assert convert_main(args) == 0
+    assert "Wrote 4 slices of 1 volumes" in capsys.readouterr().out
+    assert convert_main([str(tmp_path / "nope"), str(tmp_path), str(tmp_path / "x")]) == 1
+    assert "nope does not exist" in capsys.readouterr().err
+
+
+def make_master(folder, volumes=10, slices=3):
+    for kind in ("images", "masks"):
+        os.makedirs(os.path.join(folder, kind), exist_ok=True)
+    rows = []
+    for v in range(volumes):
+        for s in range(slices):
+            name = f"{100 + v}_{s}"
+            cv2.imwrite(os.path.join(folder, "images", name + ".jpg"), np.full((8, 8), v * 10, np.uint8))
+            cv2.imwrite(os.path.join(folder, "masks", name + ".png"), np.zeros((8, 8), np.uint8))
+            rows.append({"image": name + ".jpg", "volume": str(100 + v), "slice": s})
+    with open(os.path.join(folder, "manifest.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["image", "volume", "slice"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def split_volumes(out):
+    return {s: {volume_id(n) for n in os.listdir(os.path.join(out, s, "images"))} for s in split_master.SPLITS}
+
+
+def test_no_volume_is_in_two_splits_and_the_split_is_reproducible(tmp_path):
+    make_master(tmp_path / "master", volumes=20)
+    first = split_master.split_master(str(tmp_path / "master"), str(tmp_path / "a"), seed=7)
+    again = split_master.split_master(str(tmp_path / "master"), str(tmp_path / "b"), seed=7)
+    other = split_master.split_master(str(tmp_path / "master"), str(tmp_path / "c"), seed=8)
+    assert first == again != other
+    volumes = split_volumes(tmp_path / "a")
+    assert [len(volumes[s]) for s in split_master.SPLITS] == [16, 3, 1]  # int(0.8·20), int(0.15·20), rest
+    assert not (volumes["train"] & volumes["valid"] or volumes["train"] & volumes["test"]
+                or volumes["valid"] & volumes["test"])
+    for split in split_master.SPLITS:  # masks travel with their images
+        assert sorted(os.listdir(tmp_path / "a" / split / "masks")) == sorted(
+            n.replace(".jpg", ".png") for n in os.listdir(tmp_path / "a" / split / "images"))
+    with open(tmp_path / "a/split.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["volume"]: r["split"] for r in rows} == first and rows[0]["slices"] == "3"
+    with open(tmp_path / "a/manifest.csv") as f:
+        manifest = list(csv.DictReader(f))
+    assert all(r["split"] == first[r["volume"]] for r in manifest)
+
+
+def test_small_datasets_keep_every_split_and_slice_mode_warns(tmp_path, capsys):
+    assert split_master.split_counts(14) == (11, 2, 1)
+    assert split_master.split_counts(3) == (1, 1, 1)
+    make_master(tmp_path / "master", volumes=4, slices=5)
+    assert split_master.main([str(tmp_path / "master"), str(tmp_path / "s"), "--by-slice"]) == 0
+    assert "leak" in capsys.readouterr().err
+    volumes = split_volumes(tmp_path / "s")
+    assert volumes["train"] & (volumes["valid"] | volumes["test"])  # what --by-slice does
+    assert split_master.main([str(tmp_path / "master"), str(tmp_path / "s")]) == 1
+    assert "is not empty" in capsys.readouterr().err
+
+
+def test_dataset_statistics_chart_and_table(tmp_path, monkeypatch):
+    make_master(tmp_path / "master", volumes=10)
+    split_master.split_master(str(tmp_path / "master"), str(tmp_path / "Demo-T1"), seed=1)
+    (tmp_path / "Demo-T1" / "notes.txt").write_text("a plain file in the dataset root")
+    monkeypatch.chdir(tmp_path)
+    statistics = DatasetStatistics(str(tmp_path / "Demo-T1") + "/")
+    splits = statistics.count()
+    assert {s: len(n) for s, n in splits.items()} == {"test": 3, "train": 24, "valid": 3}
+    table = statistics.table(splits)
+    assert "train           24        8" in table and "total           30       10" in table
+    assert "WARNING" not in table
+    path = statistics.plot(splits)
+    assert path == "./Demo-T1_Statistics.png" and os.path.getsize(path) > 0
+    leaky = dict(splits, valid=splits["valid"] + [splits["train"][0]])
+    assert "volumes are in more than one split" in statistics.table(leaky)
