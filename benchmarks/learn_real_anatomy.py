@@ -21,6 +21,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "src"))
 
+from ImageMaskDataset import pair_files  # noqa: E402
 from volume_ids import volume_id  # noqa: E402
 
 CONFIG = """\
@@ -72,15 +73,15 @@ threshold = 127
 
 
 def split(source: str, target: str, valid: int, test: int) -> dict[str, list[str]]:
-    names = sorted(os.listdir(os.path.join(source, "images")))
-    volumes = sorted({volume_id(n) for n in names})
+    pairs = pair_files(os.path.join(source, "images"), os.path.join(source, "masks"))
+    volumes = sorted({volume_id(image) for image, _ in pairs})
     held = {v: "test" for v in volumes[-test:]}
     held.update({v: "valid" for v in volumes[-(test + valid) : -test]})
-    for name in names:
-        part = held.get(volume_id(name), "train")
-        for kind in ("images", "masks"):
+    for pair in pairs:
+        part = held.get(volume_id(pair[0]), "train")
+        for path, kind in zip(pair, ("images", "masks")):
             os.makedirs(os.path.join(target, part, kind), exist_ok=True)
-            shutil.copy(os.path.join(source, kind, name), os.path.join(target, part, kind, name))
+            shutil.copy(path, os.path.join(target, part, kind))
     return {p: sorted(v for v in volumes if held.get(v, "train") == p) for p in ("train", "valid", "test")}
 
 
