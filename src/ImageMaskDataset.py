@@ -127,9 +127,15 @@ class ImageMaskDataset:
                 raise self.config.error(section, key, f"{folder} does not exist")
         return pair_files(image_dir, mask_dir)
 
-    def read_pair(self, image_path: str, mask_path: str) -> tuple[np.ndarray, np.ndarray]:
-        """The model-sized image and its (H, W, 1) uint8 0/1 mask."""
-        image, size = self.preprocessor.read(image_path)
+    def read_pair(self, image_path: str, mask_path: str, normalize: bool = True):
+        """The model-sized image and its (H, W, 1) uint8 0/1 mask.
+
+        With `normalize = False` the image stays uint8 (for augmentation);
+        `preprocessor.finish` completes it.
+        """
+        image, size = self.preprocessor.load(image_path)
+        if normalize:
+            image = self.preprocessor.finish(image)
         mask, mask_size = self.read_mask(mask_path)
         if mask_size != size:
             raise DataError(

@@ -112,15 +112,22 @@ class ImagePreprocessor:
 
     def read(self, path: str) -> tuple[np.ndarray, tuple[int, int]]:
         """The model-sized (H, W, C) array and the file's own (height, width)."""
+        image, original_size = self.load(path)
+        return self.finish(image), original_size
+
+    def load(self, path: str) -> tuple[np.ndarray, tuple[int, int]]:
+        """The model-sized uint8 image, before `image_normalize`, and the file's size."""
         image = read_file(path)
         original_size = image.shape[:2]
         image = self.adjust(image)
         image = cv2.resize(image, (self.width, self.height), interpolation=self.interpolation)
         if image.ndim == 2:
             image = image[..., np.newaxis]
-        if self.normalize:
-            image = image.astype(np.float32) / 255.0
         return image, original_size
+
+    def finish(self, image: np.ndarray) -> np.ndarray:
+        """`[dataset] image_normalize`: the uint8 image divided by 255, or as it is."""
+        return image.astype(np.float32) / 255.0 if self.normalize else image
 
     def adjust(self, bgr: np.ndarray) -> np.ndarray:
         """The `[image]` steps and colour handling, at the file's own size."""

@@ -11,6 +11,7 @@ with the same config; previous results are moved aside, never deleted.
 import os
 import shutil
 import sys
+from typing import NamedTuple
 
 import keras
 
@@ -18,10 +19,12 @@ import run_folders
 from BestModelCheckpoint import BestModelCheckpoint, checkpoint_path
 from cli import run
 from ConfigParser import ConfigParser, load_config
-from data_pipeline import PairReader, make_dataset, reraise_data_errors
+from data_pipeline import AugmentedPairReader, PairReader, make_dataset, make_stream, reraise_data_errors
 from EpochChangeCallback import EpochChangeCallback
 from EpochChangeInferencer import EpochChangeInferencer
 from errors import DataError
+from GeneratorDebugWriter import GeneratorDebugWriter
+from ImageMaskAugmentor import ImageMaskAugmentor
 from ImageMaskDataset import ImageMaskDataset
 from ModelRegistry import create_model
 from TrainingState import TrainingState
@@ -30,6 +33,14 @@ from volume_ids import volume_id
 DEFAULT_SEED = 137  # the original's seed
 VALIDATION_FRACTION = 0.2  # of the volumes, when [eval] has no folders
 HISTORY_FILE = "./history.json"
+
+
+class TrainingData(NamedTuple):
+    train: object  # tf.data.Dataset
+    valid: object
+    steps: int | None  # steps per epoch; None: one pass
+    validation_steps: int | None
+    readers: tuple
 
 
 class TensorflowUNetTrainer:
@@ -51,6 +62,7 @@ class TensorflowUNetTrainer:
         self.patience = get(T, "patience", 10)
         self.epoch_change_infer = bool(get(T, "epoch_change_infer", False))
         self.preview_dir = get(T, "epoch_change_infer_dir", "./epoch_change_infer")
+        self.generator_mode = bool(get(ConfigParser.MODEL, "generator", False))
         self.state_dir = os.path.join(self.model_dir, "resume")
 
     def _required(self, key: str):
@@ -66,30 +78,35 @@ class TensorflowUNetTrainer:
         keras.utils.set_random_seed(self.seed)
         dataset = ImageMaskDataset(self.config)
         train_pairs, valid_pairs = self.create_splits(dataset)
+        augmentor = ImageMaskAugmentor(self.config) if self.generator_mode else None
         model = create_model(self.config).model
-        resume = self.prepare_run_folders()
         state, callbacks = self.create_callbacks(model)
+        # Everything is checked; only now are earlier results moved aside.
         initial_epoch = 0
-        if resume:
-            initial_epoch = state.restore(model)
-            print(f"Resuming after epoch {initial_epoch} of {self.epochs} from {state.path}")
-            for callback in callbacks:
-                if isinstance(callback, EpochChangeInferencer):
-                    callback.catch_up(initial_epoch)
-        readers = PairReader(dataset), PairReader(dataset)
-        train_ds = make_dataset(train_pairs, readers[0], self.batch_size, shuffle=True, seed=self.seed)
-        valid_ds = make_dataset(valid_pairs, readers[1], self.batch_size)
-        with reraise_data_errors(*readers):
+        if self.prepare_run_folders():
+            initial_epoch = self.restore(state, model, callbacks)
+        data = self.create_datasets(dataset, train_pairs, valid_pairs, augmentor, initial_epoch)
+        with reraise_data_errors(*data.readers):
             model.fit(
-                train_ds,
-                validation_data=valid_ds,
+                data.train,
+                validation_data=data.valid,
                 epochs=self.epochs,
                 initial_epoch=initial_epoch,
+                steps_per_epoch=data.steps,
+                validation_steps=data.validation_steps,
                 callbacks=callbacks,
-                shuffle=False,  # the dataset reshuffles itself every epoch
+                shuffle=False,  # the datasets order themselves
                 verbose=1 if sys.stdout.isatty() else 2,
             )
         self.finish(state, callbacks)
+
+    def restore(self, state: TrainingState, model: keras.Model, callbacks: list) -> int:
+        initial_epoch = state.restore(model)
+        print(f"Resuming after epoch {initial_epoch} of {self.epochs} from {state.path}")
+        for callback in callbacks:
+            if isinstance(callback, EpochChangeInferencer):
+                callback.catch_up(initial_epoch)
+        return initial_epoch
 
     def finish(self, state: TrainingState, callbacks: list) -> None:
         stopped_early = any(
@@ -127,6 +144,38 @@ class TensorflowUNetTrainer:
         if dataset.exists(ConfigParser.EVAL):
             return train_pairs, dataset.pairs(ConfigParser.EVAL)
         return split_by_volume(train_pairs)
+
+    def create_datasets(self, dataset, train_pairs, valid_pairs, augmentor, initial_epoch) -> TrainingData:
+        """Training and validation streams, and the steps of an epoch.
+
+        Without `[model] generator`, an epoch is one shuffled pass over the
+        training pairs. With it, an epoch is `steps_per_epoch` batches of the
+        endless augmented stream, and validation `validation_steps` batches
+        of `[eval]`, unaugmented, repeated as needed.
+        """
+        valid_reader = PairReader(dataset)
+        valid = make_dataset(valid_pairs, valid_reader, self.batch_size)
+        if not self.generator_mode:
+            reader = PairReader(dataset)
+            train = make_dataset(train_pairs, reader, self.batch_size, shuffle=True, seed=self.seed)
+            return TrainingData(train, valid, None, None, (reader, valid_reader))
+        get = self.config.get
+        steps = get(ConfigParser.TRAIN, "steps_per_epoch", 400)
+        first_sample = initial_epoch * steps * self.batch_size
+        debug = None
+        if get(ConfigParser.GENERATOR, "debug", True):
+            debug = GeneratorDebugWriter(self.config, self.batch_size, first_sample)
+        reader = AugmentedPairReader(
+            dataset, train_pairs, augmentor, self.seed,
+            augment=bool(get(ConfigParser.GENERATOR, "augmentation", True)), debug_writer=debug,
+        )
+        return TrainingData(
+            make_stream(reader, self.batch_size, first_sample),
+            valid.repeat(),
+            steps,
+            get(ConfigParser.TRAIN, "validation_steps", 800),
+            (reader, valid_reader),
+        )
 
     def create_callbacks(self, model: keras.Model) -> tuple[TrainingState, list]:
         """The run's state and the callbacks, in the order their epoch ends run.

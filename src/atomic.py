@@ -7,6 +7,7 @@ file system: a reader sees the old file or the new one, never half of one.
 
 import contextlib
 import os
+import threading
 
 
 def _temporary_name(path: str) -> str:
@@ -14,7 +15,8 @@ def _temporary_name(path: str) -> str:
     stem, dot, suffix = name.partition(".")
     # Keep the full suffix chain (".weights.h5", ".jpg"): libraries pick the
     # format from it. The leading dot hides leftovers of a killed run.
-    return os.path.join(folder, f".{stem}.tmp{os.getpid()}{dot}{suffix}")
+    unique = f"{os.getpid()}-{threading.get_native_id()}"  # threads may write the same name
+    return os.path.join(folder, f".{stem}.tmp{unique}{dot}{suffix}")
 
 
 @contextlib.contextmanager

@@ -315,10 +315,6 @@ def _enabled(value: Any) -> bool:
 # the key to enable one is an error, not silence. Each entry is
 # (section, key) -> (test on the value, what is missing).
 UNBUILT: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
-    ("model", "generator"): (
-        _enabled,
-        "online augmentation (generator mode) is not available yet",
-    ),
     ("model", "num_classes"): (
         lambda v: v not in (None, 1),
         "multi-class segmentation is not available yet: use num_classes = 1",

@@ -8,7 +8,9 @@ does not grow with the number of images.
 """
 
 import contextlib
+import functools
 
+import numpy as np
 import tensorflow as tf
 
 from errors import DataError
@@ -74,3 +76,60 @@ def reraise_data_errors(*readers: PairReader):
             if reader.error is not None:
                 raise reader.error from None
         raise
+
+
+class AugmentedPairReader(PairReader):
+    """Sample number n of the endless, augmented training stream.
+
+    The stream visits the pairs in a new seeded order every len(pairs)
+    samples, and sample n is augmented with a generator seeded from
+    (seed, n). The stream is therefore a pure function of the seed: the same
+    config gives the same sequence, whatever the number of threads, and a
+    resumed run continues it from its first unseen sample.
+    """
+
+    def __init__(self, dataset: ImageMaskDataset, pairs, augmentor, seed: int,
+                 augment: bool = True, debug_writer=None):
+        super().__init__(dataset)
+        self.pairs = pairs
+        self.augmentor = augmentor
+        self.seed = seed
+        self.augment = augment
+        self.debug_writer = debug_writer
+
+    @functools.lru_cache(maxsize=4)
+    def order(self, cycle: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, cycle]).permutation(len(self.pairs))
+
+    def __call__(self, sample):
+        sample = int(sample)
+        cycle, position = divmod(sample, len(self.pairs))
+        image_path, mask_path = self.pairs[self.order(cycle)[position]]
+        try:
+            image, mask = self.dataset.read_pair(image_path, mask_path, normalize=False)
+        except DataError as e:
+            self.error = self.error or e
+            raise
+        rng = np.random.default_rng([self.seed, 1, sample])
+        choice = self.augmentor.draw(rng) if self.augment else 0
+        image, mask, prefix = self.augmentor.augment(image, mask, choice, rng)
+        if self.debug_writer is not None and self.debug_writer.wants(sample):
+            self.debug_writer.write(sample, prefix, image, mask, image_path, mask_path)
+        return self.dataset.preprocessor.finish(image), mask
+
+
+def make_stream(reader: AugmentedPairReader, batch_size: int, first_sample: int = 0) -> tf.data.Dataset:
+    """Endless batches from sample `first_sample` on (use with `steps_per_epoch`)."""
+    preprocessor = reader.dataset.preprocessor
+    image_shape = (preprocessor.height, preprocessor.width, preprocessor.channels)
+    mask_shape = (preprocessor.height, preprocessor.width, 1)
+    image_dtype = tf.as_dtype(preprocessor.dtype)
+
+    def load(sample):
+        image, mask = tf.numpy_function(reader, [sample], (image_dtype, tf.uint8), stateful=False)
+        image.set_shape(image_shape)
+        mask.set_shape(mask_shape)
+        return tf.cast(image, tf.float32), tf.cast(mask, tf.float32)
+
+    ds = tf.data.Dataset.counter(first_sample).map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -92,10 +92,8 @@ def _original_configs():
 
 
 def _config_from_model_section(section: dict[str, str]) -> str:
-    # `generator = True` selects a training mode (not built yet), not an
-    # architecture; keys misplaced in [model] by the original's configs only warn.
-    lines = [f"{k} = {v}" for k, v in section.items() if k != "generator"]
-    return "[model]\n" + "\n".join(lines) + "\n"
+    # Keys misplaced in [model] by the original's configs only warn.
+    return "[model]\n" + "\n".join(f"{k} = {v}" for k, v in section.items()) + "\n"
 
 
 @pytest.mark.parametrize("original", _original_configs(), ids=lambda c: c["path"].split("projects/")[1])
