@@ -99,9 +99,10 @@ def test_generator_training_with_debug_output(tmp_path, generated_data, monkeypa
     assert all(re.fullmatch(r"10\d\d_\d\.jpg", n) or n.startswith(known) for n in written)
 
 
-def test_validation_reads_eval_unaugmented(tmp_path, generated_data):
+def test_validation_reads_eval_unaugmented(tmp_path, generated_data, monkeypatch):
     folder = make_project(tmp_path, generated_data, model=small_model_section(64, generator=True),
                           train={"steps_per_epoch": 2, "validation_steps": 7})
+    monkeypatch.chdir(folder)  # the debug output goes to the working directory
     trainer = TensorflowUNetTrainer.TensorflowUNetTrainer(os.path.join(folder, "train_eval_infer.config"))
     dataset = ImageMaskDataset(trainer.config)
     train_pairs, valid_pairs = trainer.create_splits(dataset)
