@@ -37,6 +37,11 @@ import nibabel as nib
 import numpy as np
 from PIL import Image
 
+# Runnable by path: shared helpers live with the toolkit, in src/.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "src"))
+
+from atomic import atomic_path  # noqa: E402
+
 FIXED_ORIENTATION = ("L", "P", "I")
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 CHANNEL_SUFFIX = re.compile(r"_\d{4}$")  # nnU-Net's `_0000` image suffix
@@ -181,10 +186,11 @@ class ImageMaskDatasetGenerator:
         rows = []
         for name, image_path, label_path in _progress(pairs, progress):
             rows += self.convert_volume(name, image_path, label_path, images_out, masks_out)
-        with open(os.path.join(output_dir, "manifest.csv"), "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=MANIFEST_FIELDS)
-            writer.writeheader()
-            writer.writerows(rows)
+        with atomic_path(os.path.join(output_dir, "manifest.csv")) as tmp:
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=MANIFEST_FIELDS)
+                writer.writeheader()
+                writer.writerows(rows)
         return rows
 
     def convert_volume(self, name, image_path, label_path, images_out, masks_out) -> list[dict]:
@@ -211,8 +217,11 @@ class ImageMaskDatasetGenerator:
 
 
 def _write(path: str, array: np.ndarray, params: list) -> None:
-    if not cv2.imwrite(path, array, params):
-        raise ConversionError(f"{path}: could not be written")
+    ok, encoded = cv2.imencode(os.path.splitext(path)[1], array, params)
+    if not ok:
+        raise ConversionError(f"{path}: could not be encoded")
+    with atomic_path(path) as tmp:
+        encoded.tofile(tmp)
 
 
 def _progress(items, enabled: bool):

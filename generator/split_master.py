@@ -24,6 +24,7 @@ import sys
 # Runnable by path: the volume-id rule lives with the toolkit, in src/.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "src"))
 
+from atomic import atomic_path  # noqa: E402
 from errors import DataError  # noqa: E402
 from ImageMaskDataset import pair_files  # noqa: E402
 from volume_ids import volume_id  # noqa: E402
@@ -66,7 +67,8 @@ def split_master(master_dir: str, output_dir: str, seed: int = 137, by_slice: bo
         for source, kind in ((image, "images"), (mask, "masks")):
             folder = os.path.join(output_dir, split, kind)
             os.makedirs(folder, exist_ok=True)
-            shutil.copy2(source, folder)
+            with atomic_path(os.path.join(folder, os.path.basename(source))) as tmp:
+                shutil.copy2(source, tmp)
     _write_split_csv(output_dir, pairs, assignment, key, by_slice)
     _copy_manifest(master_dir, output_dir, pairs, assignment, key)
     return assignment
@@ -76,7 +78,7 @@ def _write_split_csv(output_dir, pairs, assignment, key, by_slice) -> None:
     slices: dict[str, int] = {}
     for image, _ in pairs:
         slices[key(image)] = slices.get(key(image), 0) + 1
-    with open(os.path.join(output_dir, "split.csv"), "w", newline="") as f:
+    with atomic_path(os.path.join(output_dir, "split.csv")) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["slice" if by_slice else "volume", "split", "slices"])
         for unit in sorted(assignment):
@@ -92,7 +94,7 @@ def _copy_manifest(master_dir, output_dir, pairs, assignment, key) -> None:
         rows = list(csv.DictReader(f))
     if not rows:
         return
-    with open(os.path.join(output_dir, "manifest.csv"), "w", newline="") as f:
+    with atomic_path(os.path.join(output_dir, "manifest.csv")) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]) + ["split"])
         writer.writeheader()
         for row in rows:

@@ -24,6 +24,7 @@ import numpy as np
 
 import augmentations as aug
 from ConfigParser import ConfigParser
+from errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,24 @@ class ImageMaskAugmentor:
             beta = self._get(ConfigParser.BRIGHTENING, "beta", 10)
             # No separator before the file name, as in the original.
             self._add(f"brightened_{alpha}_{beta}", lambda i, m, r: aug.brightening(i, m, alpha, beta))
+
+    def check(self) -> None:
+        """Applies every variant to a small test pair, so that settings that
+        cannot work fail before training rather than in its first batches.
+
+        Raises:
+            ConfigError: naming the variant that failed.
+        """
+        image = np.zeros((32, 32, 3), np.uint8)
+        mask = np.zeros((32, 32, 1), np.uint8)
+        for variant in self.variants:
+            try:
+                variant.apply(image, mask, np.random.default_rng(0))
+            except Exception as e:  # noqa: BLE001 - any failure here is a settings problem
+                raise ConfigError(
+                    f"{self.config.path}: the augmentation '{variant.prefix.rstrip('_')}' fails with its "
+                    f"[augmentor] and section settings: {e}"
+                ) from None
 
     # === Use ===
 

@@ -10,6 +10,7 @@ outline. Masks are always resized nearest-neighbour.
 """
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -127,6 +128,21 @@ class ImageMaskDataset:
                 raise self.config.error(section, key, f"{folder} does not exist")
         return pair_files(image_dir, mask_dir)
 
+    def check_files(self, pairs: list[tuple[str, str]]) -> None:
+        """Decodes every image and mask once, in parallel, before any training.
+
+        Raises:
+            DataError: listing each unreadable file and each mask whose size
+                differs from its image's (the last line names one of them).
+        """
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            problems = [p for p in pool.map(lambda pair: _problem(*pair), pairs) if p]
+        if len(problems) == 1:
+            raise DataError(problems[0])
+        if problems:
+            shown = "\n".join(problems[:10]) + (f"\n(and {len(problems) - 10} more)" if len(problems) > 10 else "")
+            raise DataError(f"{len(problems)} of {len(pairs)} image/mask pairs cannot be used:\n{shown}")
+
     def read_pair(self, image_path: str, mask_path: str, normalize: bool = True):
         """The model-sized image and its (H, W, 1) uint8 0/1 mask.
 
@@ -138,10 +154,7 @@ class ImageMaskDataset:
             image = self.preprocessor.finish(image)
         mask, mask_size = self.read_mask(mask_path)
         if mask_size != size:
-            raise DataError(
-                f"{mask_path}: mask is {mask_size[1]}x{mask_size[0]} but its image "
-                f"{os.path.basename(image_path)} is {size[1]}x{size[0]}"
-            )
+            raise DataError(_size_mismatch(image_path, mask_path, size, mask_size))
         return image, mask
 
     def read_mask(self, path: str) -> tuple[np.ndarray, tuple[int, int]]:
@@ -155,3 +168,18 @@ class ImageMaskDataset:
         if self.blur:
             gray = cv2.blur(gray, self.blur_size)
         return (gray >= FOREGROUND).astype(np.uint8)[..., np.newaxis], size
+
+
+def _size_mismatch(image_path, mask_path, size, mask_size) -> str:
+    return (f"{mask_path}: mask is {mask_size[1]}x{mask_size[0]} but its image "
+            f"{os.path.basename(image_path)} is {size[1]}x{size[0]}")
+
+
+def _problem(image_path: str, mask_path: str) -> str | None:
+    """Why a pair cannot be used, or None."""
+    try:
+        size = read_file(image_path).shape[:2]
+        mask_size = read_file(mask_path, cv2.IMREAD_GRAYSCALE).shape[:2]
+    except DataError as e:
+        return str(e)
+    return None if size == mask_size else _size_mismatch(image_path, mask_path, size, mask_size)

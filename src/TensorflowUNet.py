@@ -117,8 +117,14 @@ class TensorflowUNet(TensorflowModel):
     # === Checks ===
 
     def _base_kernel(self) -> int:
-        # The original unpacks the pair into one name twice: the second wins.
-        return self.model_key("base_kernels", (3, 3))[1]
+        # The original took the second element of any pair (it unpacks the
+        # pair into one name twice); an even or unequal pair is a mistake.
+        k0, k1 = self.model_key("base_kernels", (3, 3))
+        if k0 != k1 or k0 % 2 == 0:
+            raise self.config.error(
+                ConfigParser.MODEL, "base_kernels", "expected two equal odd sizes, e.g. (5, 5)"
+            )
+        return k0
 
     def _base_dilation(self) -> int:
         d0, d1 = self.model_key("dilation", (1, 1))

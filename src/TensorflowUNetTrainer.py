@@ -11,14 +11,17 @@ with the same config; previous results are moved aside, never deleted.
 import os
 import shutil
 import sys
+import time
+import warnings
 from typing import NamedTuple
 
 import keras
 
 import run_folders
+from atomic import remove_leftovers
 from BestModelCheckpoint import BestModelCheckpoint, checkpoint_path
 from cli import run
-from ConfigParser import ConfigParser, load_config
+from ConfigParser import ConfigParser, ConfigWarning, load_config
 from data_pipeline import AugmentedPairReader, PairReader, make_dataset, make_stream, reraise_data_errors
 from EpochChangeCallback import EpochChangeCallback
 from EpochChangeInferencer import EpochChangeInferencer
@@ -27,6 +30,7 @@ from GeneratorDebugWriter import GeneratorDebugWriter
 from ImageMaskAugmentor import ImageMaskAugmentor
 from ImageMaskDataset import ImageMaskDataset
 from ModelRegistry import create_model
+from StopOnInterrupt import StopOnInterrupt
 from TrainingState import TrainingState
 from volume_ids import volume_id
 
@@ -76,29 +80,64 @@ class TensorflowUNetTrainer:
     def train(self) -> None:
         print("==== train")
         keras.utils.set_random_seed(self.seed)
-        dataset = ImageMaskDataset(self.config)
-        train_pairs, valid_pairs = self.create_splits(dataset)
-        augmentor = ImageMaskAugmentor(self.config) if self.generator_mode else None
+        dataset, train_pairs, valid_pairs, augmentor = self.check_inputs()
         model = create_model(self.config).model
         state, callbacks = self.create_callbacks(model)
-        # Everything is checked; only now are earlier results moved aside.
-        initial_epoch = 0
-        if self.prepare_run_folders():
-            initial_epoch = self.restore(state, model, callbacks)
+        # Everything this run reads is checked; only now are earlier results moved aside.
+        initial_epoch = self.restore(state, model, callbacks) if self.prepare_run_folders() else 0
         data = self.create_datasets(dataset, train_pairs, valid_pairs, augmentor, initial_epoch)
-        with reraise_data_errors(*data.readers):
-            model.fit(
-                data.train,
-                validation_data=data.valid,
-                epochs=self.epochs,
-                initial_epoch=initial_epoch,
-                steps_per_epoch=data.steps,
-                validation_steps=data.validation_steps,
-                callbacks=callbacks,
-                shuffle=False,  # the datasets order themselves
-                verbose=1 if sys.stdout.isatty() else 2,
-            )
+        stop = StopOnInterrupt()
+        try:
+            with reraise_data_errors(*data.readers), stop:
+                model.fit(
+                    data.train,
+                    validation_data=data.valid,
+                    epochs=self.epochs,
+                    initial_epoch=initial_epoch,
+                    steps_per_epoch=data.steps,
+                    validation_steps=data.validation_steps,
+                    callbacks=callbacks + [stop],
+                    shuffle=False,  # the datasets order themselves
+                    verbose=1 if sys.stdout.isatty() else 2,
+                )
+        except KeyboardInterrupt:
+            self.say_how_to_resume(state)
+            raise
         self.finish(state, callbacks)
+        if stop.requested:
+            self.say_how_to_resume(state)
+            raise KeyboardInterrupt
+
+    def check_inputs(self):
+        """Checks every file and setting this run will read, before it starts."""
+        dataset = ImageMaskDataset(self.config)
+        train_pairs, valid_pairs = self.create_splits(dataset)
+        started = time.perf_counter()
+        dataset.check_files(train_pairs + valid_pairs)
+        print(f"=== Checked {len(train_pairs)} training and {len(valid_pairs)} validation image/mask "
+              f"pairs in {time.perf_counter() - started:.1f} s")
+        augmentor = None
+        if self.generator_mode:
+            augmentor = ImageMaskAugmentor(self.config)
+            augmentor.check()
+        self.warn_about_later_steps(dataset)
+        return dataset, train_pairs, valid_pairs, augmentor
+
+    def warn_about_later_steps(self, dataset: ImageMaskDataset) -> None:
+        """One warning per folder that only 2.evaluate or 3.infer will read."""
+        section = self.config.get(ConfigParser.MODEL, "evaluation", "test")
+        if not dataset.exists(section):
+            warnings.warn(f"{self.config.path}: [{section}] image_datapath/mask_datapath do not name "
+                          "existing folders; 2.evaluate will need them", ConfigWarning, stacklevel=2)
+        images_dir = self.config.get(ConfigParser.INFER, "images_dir")
+        if not self.epoch_change_infer and not (images_dir and os.path.isdir(images_dir)):
+            warnings.warn(f"{self.config.where(ConfigParser.INFER, 'images_dir')}: [infer] images_dir "
+                          f"{images_dir} does not exist; 3.infer will need it", ConfigWarning, stacklevel=2)
+
+    def say_how_to_resume(self, state: TrainingState) -> None:
+        done = run_folders.read_state(self.state_dir) or {}
+        print(f"\n=== Stopped. The state after epoch {done.get('epochs_done', 0)} of {self.epochs} is saved "
+              f"in {state.path}; run the same command again to resume.", flush=True)
 
     def restore(self, state: TrainingState, model: keras.Model, callbacks: list) -> int:
         initial_epoch = state.restore(model)
@@ -128,7 +167,10 @@ class TensorflowUNetTrainer:
         allowed = self.config.get(ConfigParser.TRAIN, "resume", True) is not False
         document = run_folders.read_state(self.state_dir)
         resume = run_folders.should_resume(document, self.fingerprint(), allowed)
-        if not resume:
+        if resume:
+            for folder in (self.state_dir, self.model_dir, self.eval_dir, self.preview_dir):
+                remove_leftovers(folder)
+        else:
             outputs = [self.model_dir, self.eval_dir, self.preview_dir, HISTORY_FILE]
             run_folders.move_aside(outputs)
         os.makedirs(self.model_dir, exist_ok=True)

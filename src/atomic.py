@@ -7,6 +7,7 @@ file system: a reader sees the old file or the new one, never half of one.
 
 import contextlib
 import os
+import re
 import threading
 
 
@@ -17,6 +18,18 @@ def _temporary_name(path: str) -> str:
     # format from it. The leading dot hides leftovers of a killed run.
     unique = f"{os.getpid()}-{threading.get_native_id()}"  # threads may write the same name
     return os.path.join(folder, f".{stem}.tmp{unique}{dot}{suffix}")
+
+
+# What `_temporary_name` makes: `.<stem>.tmp<pid>-<thread><suffix>`.
+_LEFTOVER = re.compile(r"^\..+\.tmp\d+-\d+(\..*)?$")
+
+
+def remove_leftovers(folder: str) -> None:
+    """Deletes temporary files a killed run left in `folder` (ours only)."""
+    if os.path.isdir(folder):
+        for name in os.listdir(folder):
+            if _LEFTOVER.match(name):
+                os.remove(os.path.join(folder, name))
 
 
 @contextlib.contextmanager

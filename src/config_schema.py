@@ -77,7 +77,7 @@ def choice(*options) -> Kind:
 
 def pair(item: Kind) -> Kind:
     return Kind(
-        f"a pair like (3, 3) of {item.description}s",
+        f"a pair like (3, 3), each {item.description}",
         lambda v: isinstance(v, (tuple, list))
         and len(v) == 2
         and all(item.test(x) for x in v),
@@ -87,7 +87,7 @@ def pair(item: Kind) -> Kind:
 def list_of(item: Kind, length=None) -> Kind:
     size = f"{length} " if length else ""
     return Kind(
-        f"a list of {size}{item.description}s",
+        f"a list of {size}values, each {item.description}",
         lambda v: isinstance(v, (list, tuple))
         and (length is None or len(v) == length)
         and all(item.test(x) for x in v),
@@ -277,11 +277,15 @@ SECTIONS: dict[str, dict[str, Kind]] = {
         "alpah": ANY,
         "sigmoid": ANY,
     },
-    "deformation": {"alpah": number(), "sigmoids": NUMBERS, "sigmoid": number()},
+    "deformation": {
+        "alpah": number(),
+        "sigmoids": list_of(number(0, lo_open=True)),
+        "sigmoid": number(0, lo_open=True),
+    },
     "distortion": {
         "gaussian_filter_rsigma": number(0, lo_open=True),
         "gaussian_filter_sigma": number(0),
-        "distortions": NUMBERS,
+        "distortions": list_of(number(0, 1)),
     },
     "barrdistortion": {
         "radius": number(0, lo_open=True),

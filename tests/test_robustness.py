@@ -1,0 +1,230 @@
+"""Training that survives kills and interrupts, and bad input that is rejected
+before anything happens, with a last line naming the culprit."""
+
+import ast
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from conftest import REPO, make_project, make_split, project_sections, small_model_section, write_config
+
+import TensorflowUNetTrainer
+from atomic import remove_leftovers
+
+
+def run_trainer(folder):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, os.path.join(REPO, "src", "TensorflowUNetTrainer.py")],
+        cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def wait_for(process, text):
+    """Reads the process's output until a line starts with `text`; returns all lines."""
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith(text):
+            return lines
+    raise AssertionError(f"never printed {text!r}:\n{''.join(lines)[-3000:]}")
+
+
+def lines_of(path):
+    with open(path) as f:
+        return f.read().splitlines()
+
+
+@pytest.fixture(scope="module")
+def longer_data(tmp_path_factory):
+    """Enough images that an epoch lasts long enough to be interrupted."""
+    root = tmp_path_factory.mktemp("longer")
+    make_split(str(root / "train"), volumes=3, slices=10, seed=11)
+    make_split(str(root / "valid"), volumes=1, slices=4, seed=12, first_volume=3)
+    make_split(str(root / "test"), volumes=1, slices=2, seed=13, first_volume=4)
+    make_split(str(root / "mini_test"), volumes=1, slices=2, seed=14, first_volume=5)
+    return root
+
+
+@pytest.mark.slow
+def test_a_run_killed_during_epoch_3_resumes_and_finishes(tmp_path, longer_data):
+    folder = make_project(tmp_path, longer_data, train={"epochs": 5, "batch_size": 2})
+    process = run_trainer(folder)
+    wait_for(process, "Epoch 3/5")
+    process.send_signal(signal.SIGKILL)  # in the middle of epoch 3
+    process.wait()
+    losses_before = lines_of(os.path.join(folder, "eval/train_losses.csv"))
+    metrics_before = lines_of(os.path.join(folder, "eval/train_metrics.csv"))
+    assert len(losses_before) == 3  # header, epochs 0 and 1
+    previews = os.path.join(folder, "epoch_change_infer")
+    kept = {n: os.path.getmtime(os.path.join(previews, n)) for n in os.listdir(previews)}
+    assert sorted({n.split("_")[1] for n in kept}) == ["1", "2"]
+
+    process = run_trainer(folder)
+    output = "".join(process.stdout)
+    assert process.wait() == 0, output[-3000:]
+    assert "Resuming after epoch 2 of 5 from ./models/resume/state.weights.h5" in output
+
+    losses = lines_of(os.path.join(folder, "eval/train_losses.csv"))
+    metrics = lines_of(os.path.join(folder, "eval/train_metrics.csv"))
+    assert [line.split(",")[0] for line in losses[1:]] == ["0", "1", "2", "3", "4"]
+    assert losses[:3] == losses_before and metrics[:3] == metrics_before
+    with open(os.path.join(folder, "history.json")) as f:
+        history = ast.literal_eval(json.load(f))
+    assert all(len(values) == 5 for values in history.values())
+    assert [f"{v:.4f}" for v in history["loss"][:2]] == [line.split(", ")[1] for line in losses_before[1:]]
+    # The loss continues from where it was, not from the untrained level.
+    first, killed_at = history["loss"][0], history["loss"][1]
+    assert history["loss"][2] < first and abs(history["loss"][2] - killed_at) < abs(history["loss"][2] - first)
+    for name, mtime in kept.items():
+        assert os.path.getmtime(os.path.join(previews, name)) == mtime
+    assert sorted({n.split("_")[1] for n in os.listdir(previews)}) == ["1", "2", "3", "4", "5"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_after_saving_the_epoch_and_says_how_to_resume(tmp_path, longer_data):
+    folder = make_project(tmp_path, longer_data, train={"epochs": 4, "batch_size": 2, "epoch_change_infer": False})
+    process = run_trainer(folder)
+    wait_for(process, "Epoch 2/4")
+    process.send_signal(signal.SIGINT)
+    output = "".join(process.stdout)
+    assert process.wait() == 130
+    assert "stopping when this epoch ends" in output
+    assert output.strip().splitlines()[-1] == "Interrupted."
+    assert "The state after epoch 2 of 4 is saved in ./models/resume/state.weights.h5; run the same " \
+           "command again to resume." in output
+    assert len(lines_of(os.path.join(folder, "eval/train_losses.csv"))) == 3
+    process = run_trainer(folder)
+    output = "".join(process.stdout)
+    assert process.wait() == 0 and "Resuming after epoch 2 of 4" in output
+    assert len(lines_of(os.path.join(folder, "eval/train_losses.csv"))) == 5
+
+
+def test_leftovers_of_a_killed_run_are_removed_and_nothing_else(tmp_path):
+    names = [".state.tmp123-456.weights.h5", ".train_losses.tmp1-2.csv", "state.weights.h5", ".hidden", "a.tmp1-2.csv"]
+    for name in names:
+        (tmp_path / name).write_text("x")
+    remove_leftovers(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == sorted([".hidden", "a.tmp1-2.csv", "state.weights.h5"])
+
+
+# === Bad input ===
+
+
+def digest(folder):
+    result = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                result[os.path.relpath(path, folder)] = hashlib.sha256(f.read()).hexdigest()
+    return result
+
+
+def write_png(path, array):
+    assert cv2.imwrite(str(path), array)
+
+
+def corrupt(data):
+    (data / "train/images/1000_1.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
+
+
+def zero_bytes(data):
+    (data / "train/images/1000_1.jpg").write_bytes(b"")
+
+
+def orphan_image(data):
+    os.remove(data / "train/masks/1000_2.png")
+
+
+def small_mask(data):
+    write_png(data / "train/masks/1000_0.png", np.zeros((32, 32), np.uint8))
+
+
+def sixteen_bit(data):
+    image = cv2.imread(str(data / "train/images/1000_0.jpg"), cv2.IMREAD_GRAYSCALE).astype(np.uint16) * 257
+    os.remove(data / "train/images/1000_0.jpg")
+    write_png(data / "train/images/1000_0.png", image)
+    write_png(data / "train/masks/1000_1.png", (cv2.imread(str(data / "train/masks/1000_1.png"), 0) > 0) * 65535)
+
+
+def rgba(data):
+    image = cv2.imread(str(data / "train/images/1000_0.jpg"))
+    os.remove(data / "train/images/1000_0.jpg")
+    write_png(data / "train/images/1000_0.png", cv2.cvtColor(image, cv2.COLOR_BGR2BGRA))
+
+
+def grey(data):
+    image = cv2.imread(str(data / "train/images/1000_0.jpg"), cv2.IMREAD_GRAYSCALE)
+    write_png(data / "train/images/1000_0.png", image)
+    os.remove(data / "train/images/1000_0.jpg")
+
+
+def empty_eval(data):
+    for kind in ("images", "masks"):
+        for name in os.listdir(data / "valid" / kind):
+            os.remove(data / "valid" / kind / name)
+
+
+CASES = {
+    # name: (break the data, config overrides, expected last-line text or None for success)
+    "corrupt image": (corrupt, {}, "train/images/1000_1.jpg: not a readable image"),
+    "zero-byte image": (zero_bytes, {}, "train/images/1000_1.jpg: not a readable image"),
+    "image without mask": (orphan_image, {}, "1000_2.jpg has no mask of the same name in"),
+    "mask of another size": (small_mask, {}, "train/masks/1000_0.png: mask is 32x32 but its image 1000_0.jpg is 64x64"),
+    "16-bit PNGs": (sixteen_bit, {}, None),
+    "RGBA PNG": (rgba, {}, None),
+    "grey image for RGB": (grey, {}, None),
+    "empty folder": (empty_eval, {}, "valid/images holds no images"),
+    "path that does not exist": (
+        None, {"train": {"image_datapath": "./no/such/images"}},
+        "[train] image_datapath = './no/such/images': ./no/such/images does not exist"),
+    "negative epochs": (None, {"train": {"epochs": -3}}, "[train] epochs = -3: expected an integer >= 1"),
+    "wrong type": (None, {"train": {"batch_size": "4"}}, "[train] batch_size = '4': expected an integer >= 1"),
+    "too deep for the image size": (
+        None, {"model": {"num_layers": 8}}, "[model] num_layers = 8: needs image_width and image_height divisible by 128"),
+    "even base_kernels": (None, {"model": {"base_kernels": (4, 4)}},
+                          "[model] base_kernels = (4, 4): expected two equal odd sizes"),
+    "unequal base_kernels": (None, {"model": {"base_kernels": (5, 3)}},
+                             "[model] base_kernels = (5, 3): expected two equal odd sizes"),
+    "missing preview folder": (None, {"infer": {"images_dir": "./nowhere"}},
+                               "[infer] images_dir = './nowhere': ./nowhere does not exist"),
+    "impossible augmentation": (None, {"model": {"generator": True}, "augmentor": {"shrinks": [1.5]}},
+                                "[augmentor] shrinks = [1.5]: expected a list of values, each a number > 0 and <= 1"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_is_rejected_before_training_and_nothing_changes(case, tmp_path, generated_data, monkeypatch, capsys):
+    breakage, overrides, expected = CASES[case]
+    data = tmp_path / "data"
+    shutil.copytree(generated_data, data)
+    if breakage:
+        breakage(data)
+    before = digest(data)
+    folder = tmp_path / "project"
+    folder.mkdir()
+    shutil.copytree(data / "mini_test", folder / "mini_test")
+    others = {k: v for k, v in overrides.items() if k not in ("model", "train")}
+    sections = project_sections(data, model=small_model_section(64, **overrides.get("model", {})),
+                                train={"epochs": 1, **overrides.get("train", {})}, **others)
+    write_config(folder / "train_eval_infer.config", sections)
+    monkeypatch.chdir(folder)
+    code = TensorflowUNetTrainer.main([])
+    err = capsys.readouterr().err
+    assert digest(data) == before
+    if expected is None:
+        assert code == 0, err[-2000:]
+        return
+    assert code != 0
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert expected in last, last
+    assert not os.path.exists("models") and not os.path.exists("eval")
