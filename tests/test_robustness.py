@@ -228,3 +228,46 @@ def test_bad_input_is_rejected_before_training_and_nothing_changes(case, tmp_pat
     last = err.strip().splitlines()[-1]
     assert expected in last, last
     assert not os.path.exists("models") and not os.path.exists("eval")
+
+
+def test_the_state_restores_weights_optimizer_and_every_callbacks_progress(tmp_path):
+    import keras
+
+    from BestModelCheckpoint import BestModelCheckpoint
+    from ConfigParser import ConfigParser
+    from conftest import config_text
+    from ModelRegistry import create_model
+    from TrainingState import TrainingState
+
+    config = ConfigParser.from_string(config_text({"model": small_model_section(32)}))
+
+    def callbacks():
+        return [BestModelCheckpoint(str(tmp_path / "best.weights.h5"), True),
+                keras.callbacks.ReduceLROnPlateau(patience=3), keras.callbacks.EarlyStopping(patience=5)]
+
+    model = create_model(config).model
+    x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype(np.float32)
+    model.fit(x, (x[..., :1] > 128).astype(np.float32), epochs=1, verbose=0)
+    model.optimizer.learning_rate = 1e-5  # as a reducer would have left it
+    saved = callbacks()
+    saved[0].best, (saved[1].wait, saved[1].best, saved[1].cooldown_counter) = 0.25, (2, 0.3, 1)
+    saved[2].wait, saved[2].best = 4, 0.25
+    state = TrainingState(str(tmp_path / "resume"), "fingerprint", saved)
+    state.set_model(model)
+    state.on_epoch_end(6, {"loss": 0.5, "val_loss": 0.25, "learning_rate": 1e-5})
+
+    fresh = create_model(config).model
+    restored = callbacks()
+    state = TrainingState(str(tmp_path / "resume"), "fingerprint", restored)
+    assert state.restore(fresh) == 7
+    for callback in restored:
+        callback.set_model(fresh)
+        callback.on_train_begin()  # they reset themselves first...
+    state.on_train_begin()  # ...then the state puts their progress back
+    assert restored[0].best == 0.25  # a worse model will not overwrite the best one
+    assert (restored[1].wait, restored[1].best, restored[1].cooldown_counter) == (2, 0.3, 1)
+    assert (restored[2].wait, restored[2].best) == (4, 0.25)
+    assert float(fresh.optimizer.learning_rate) == pytest.approx(1e-5)
+    assert int(fresh.optimizer.iterations) == int(model.optimizer.iterations) > 0
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    assert state.history == {"loss": [0.5], "val_loss": [0.25], "learning_rate": [1e-5]}
