@@ -1,8 +1,8 @@
 """The Pancreas-T1 project folder's own scripts, run as a researcher runs them:
 `./1.train.sh && ./2.evaluate.sh && ./3.infer.sh` from a copy of the folder.
 
-The copy lives in a temporary repository-shaped tree (its `../../../src` is
-this repository's), so the config's `../../../dataset/Pancreas-T1/...` paths
+The copy lives in a temporary repository-shaped tree (its `../../../src` and
+`../../../scripts` are this repository's), so the config's `../../../dataset/Pancreas-T1/...` paths
 hold. Its config differs from the shipped one only in image size, depth,
 epochs and (for generated data) nothing else.
 """
@@ -41,7 +41,8 @@ def split_by_volume(source, target, valid_volumes=2, test_volumes=2):
 
 def project_copy(root, size=128, num_layers=6, epochs=2):
     """tmp/repo/projects/.../Pancreas-T1 with an edited copy of the config."""
-    os.symlink(os.path.join(REPO, "src"), os.path.join(root, "src"))
+    for shared in ("src", "scripts"):
+        os.symlink(os.path.join(REPO, shared), os.path.join(root, shared))
     folder = os.path.join(root, "projects", "TensorflowSlightlyFlexibleUNet", "Pancreas-T1")
     shutil.copytree(PROJECT, folder, ignore=shutil.ignore_patterns("mini_test"))
     path = os.path.join(folder, "train_eval_infer.config")

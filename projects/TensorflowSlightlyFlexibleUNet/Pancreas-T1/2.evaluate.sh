@@ -1,10 +1,5 @@
 #!/bin/sh
-# 2.evaluate: evaluate the best model on [test] into ./evaluation.csv, as described by ./train_eval_infer.config.
-# Runs from this folder. Python: $PYTHON, else the repository's .venv, else python3.
+# 2.evaluate: evaluate the best model on [test] into ./evaluation.csv, as ./train_eval_infer.config describes.
+# Python: $PYTHON, else the repository's .venv, else python3 (see scripts/step.sh).
 cd "$(dirname "$0")" || exit 1
-root=../../..
-if [ -z "${PYTHON:-}" ]; then
-    if [ -x "$root/.venv/bin/python" ]; then PYTHON=$root/.venv/bin/python; else PYTHON=python3; fi
-fi
-export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
-exec "$PYTHON" "$root/src/TensorflowUNetEvaluator.py" ./train_eval_infer.config "$@"
+exec sh ../../../scripts/step.sh TensorflowUNetEvaluator.py ./train_eval_infer.config "$@"
