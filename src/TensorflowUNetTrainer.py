@@ -25,17 +25,15 @@ from ConfigParser import ConfigParser, ConfigWarning, load_config
 from data_pipeline import AugmentedPairReader, PairReader, make_dataset, make_stream, reraise_data_errors
 from EpochChangeCallback import EpochChangeCallback
 from EpochChangeInferencer import EpochChangeInferencer
-from errors import DataError
 from GeneratorDebugWriter import GeneratorDebugWriter
 from ImageMaskAugmentor import ImageMaskAugmentor
 from ImageMaskDataset import ImageMaskDataset
 from ModelRegistry import create_model
 from StopOnInterrupt import StopOnInterrupt
 from TrainingState import TrainingState
-from volume_ids import volume_id
+from volume_ids import split_by_volume
 
 DEFAULT_SEED = 137  # the original's seed
-VALIDATION_FRACTION = 0.2  # of the volumes, when [eval] has no folders
 HISTORY_FILE = "./history.json"
 
 
@@ -250,25 +248,6 @@ class TensorflowUNetTrainer:
         if self.epoch_change_infer:
             callbacks.append(EpochChangeInferencer(model, self.config))
         return state, callbacks
-
-
-def split_by_volume(pairs: list[tuple[str, str]], fraction: float = VALIDATION_FRACTION):
-    """Holds out the last `fraction` of the volumes (sorted ids) for validation."""
-    volumes = sorted({volume_id(image) for image, _ in pairs})
-    if len(volumes) < 2:
-        raise DataError(
-            f"[eval] has no folders, and the training data holds {len(volumes)} volume: "
-            "at least 2 are needed to hold one out for validation"
-        )
-    held_out = set(volumes[-max(1, round(fraction * len(volumes))) :])
-    train = [p for p in pairs if volume_id(p[0]) not in held_out]
-    valid = [p for p in pairs if volume_id(p[0]) in held_out]
-    print(
-        f"=== [eval] has no folders: validating on the last {len(held_out)} of "
-        f"{len(volumes)} volumes ({len(valid)} images): {', '.join(sorted(held_out))}; "
-        f"training on {len(volumes) - len(held_out)} volumes ({len(train)} images)"
-    )
-    return train, valid
 
 
 def main(argv: list[str]) -> int:

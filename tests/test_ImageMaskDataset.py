@@ -11,7 +11,7 @@ from ConfigParser import ConfigParser
 from data_pipeline import PairReader, make_dataset, reraise_data_errors
 from errors import ConfigError, DataError
 from ImageMaskDataset import ImageMaskDataset, pair_files
-from volume_ids import volume_id
+from volume_ids import split_by_volume, volume_id
 
 
 def dataset_for(tmp_path, size=32, **sections):
@@ -215,3 +215,12 @@ def test_a_bad_file_in_the_stream_surfaces_as_a_data_error(tmp_path):
 )
 def test_volume_ids(name, expected):
     assert volume_id(name) == expected
+
+
+def test_split_by_volume_holds_out_whole_volumes():
+    pairs = [(f"{v}_{s}.jpg", f"{v}_{s}.png") for v in (10, 11, 12, 13, 14) for s in range(3)]
+    train, valid = split_by_volume(pairs)
+    assert {volume_id(i) for i, _ in valid} == {"14"}  # the last 20 % of 5 volumes
+    assert len(train) == 12 and not {volume_id(i) for i, _ in train} & {"14"}
+    with pytest.raises(DataError, match="at least 2 are needed"):
+        split_by_volume([("7_1.jpg", "7_1.png"), ("7_2.jpg", "7_2.png")])
