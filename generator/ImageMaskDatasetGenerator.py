@@ -37,11 +37,6 @@ import nibabel as nib
 import numpy as np
 from PIL import Image
 
-# Runnable by path: shared helpers live with the toolkit, in src/.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "src"))
-
-from atomic import atomic_path  # noqa: E402
-
 FIXED_ORIENTATION = ("L", "P", "I")
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 CHANNEL_SUFFIX = re.compile(r"_\d{4}$")  # nnU-Net's `_0000` image suffix
@@ -75,9 +70,21 @@ def list_nifti(folder: str) -> list[str]:
 
 
 def pair_volumes(images_dir: str, labels_dir: str) -> list[tuple[str, str, str]]:
-    """(volume name, image path, label path), paired by case name."""
-    images = {CHANNEL_SUFFIX.sub("", nifti_stem(p)): p for p in list_nifti(images_dir)}
+    """(volume name, image path, label path), paired by case name.
+
+    An image `<case>.nii.gz` pairs with the label of the same name, else
+    `<case>_0000.nii.gz` (nnU-Net's channel suffix) with `<case>.nii.gz`.
+    """
     labels = {nifti_stem(p): p for p in list_nifti(labels_dir)}
+    images: dict[str, str] = {}
+    for path in list_nifti(images_dir):
+        stem = nifti_stem(path)
+        case = stem if stem in labels else CHANNEL_SUFFIX.sub("", stem)
+        if case in images:
+            raise ConversionError(
+                f"{os.path.basename(images[case])} and {os.path.basename(path)} are both images of case '{case}'"
+            )
+        images[case] = path
     if not images:
         raise ConversionError(f"{images_dir} holds no .nii or .nii.gz files")
     for have, lack, kind, folder in ((images, labels, "label", labels_dir), (labels, images, "image", images_dir)):
@@ -95,13 +102,22 @@ def pair_volumes(images_dir: str, labels_dir: str) -> list[tuple[str, str, str]]
     return [(names[case], images[case], labels[case]) for case in images]
 
 
+def _read_nifti(path: str):
+    """A NIfTI image and its voxel array, or a ConversionError naming the file."""
+    try:
+        image = nib.load(path)
+        return image, np.asarray(image.dataobj)
+    except Exception as e:  # noqa: BLE001 - nibabel, gzip and zlib raise many kinds
+        raise ConversionError(f"{path}: not a readable NIfTI volume ({type(e).__name__}: {e})") from None
+
+
 def load_oriented(image_path: str, label_path: str):
     """Image (float32) and label (uint8 0/1) arrays in L-P-I orientation,
     the voxel spacing in that orientation, and the source orientation."""
-    image = nib.load(image_path)
-    label = nib.load(label_path)
-    data = _three_d(np.asarray(image.dataobj, dtype=np.float32), image_path)
-    mask = _three_d(np.asarray(label.dataobj), label_path)
+    image, data = _read_nifti(image_path)
+    _, mask = _read_nifti(label_path)
+    data = _three_d(data.astype(np.float32, copy=False), image_path)
+    mask = _three_d(mask, label_path)
     if data.shape != mask.shape:
         raise ConversionError(f"{label_path}: shape {mask.shape} differs from its image's {data.shape}")
     source = nib.orientations.io_orientation(image.affine)
@@ -176,21 +192,32 @@ class ImageMaskDatasetGenerator:
         self.quality = quality
 
     def generate(self, images_dir: str, labels_dir: str, output_dir: str, progress=True) -> list[dict]:
-        """Converts every volume pair; returns the manifest rows."""
+        """Converts every volume pair; returns the manifest rows.
+
+        The slices are written into `<output_dir>.partial` and moved into
+        place when every volume is done, so a failed conversion never leaves
+        a half-filled dataset where a finished one is expected.
+        """
         pairs = pair_volumes(images_dir, labels_dir)
-        images_out, masks_out = (os.path.join(output_dir, k) for k in ("images", "masks"))
-        for folder in (images_out, masks_out):
-            if os.path.isdir(folder) and os.listdir(folder):
-                raise ConversionError(f"{folder} is not empty; choose a new output folder")
-            os.makedirs(folder, exist_ok=True)
+        output_dir = os.path.normpath(output_dir)
+        if os.path.isdir(output_dir) and os.listdir(output_dir):
+            raise ConversionError(f"{output_dir} is not empty; choose a new output folder")
+        staging = output_dir + ".partial"
+        if os.path.exists(staging):
+            raise ConversionError(f"{staging} is left from an earlier conversion that failed; delete it first")
+        images_out, masks_out = (os.path.join(staging, k) for k in ("images", "masks"))
+        os.makedirs(images_out)
+        os.makedirs(masks_out)
         rows = []
         for name, image_path, label_path in _progress(pairs, progress):
             rows += self.convert_volume(name, image_path, label_path, images_out, masks_out)
-        with atomic_path(os.path.join(output_dir, "manifest.csv")) as tmp:
-            with open(tmp, "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=MANIFEST_FIELDS)
-                writer.writeheader()
-                writer.writerows(rows)
+        with open(os.path.join(staging, "manifest.csv"), "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=MANIFEST_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+        if os.path.isdir(output_dir):
+            os.rmdir(output_dir)  # empty, checked above
+        os.replace(staging, output_dir)
         return rows
 
     def convert_volume(self, name, image_path, label_path, images_out, masks_out) -> list[dict]:
@@ -217,11 +244,8 @@ class ImageMaskDatasetGenerator:
 
 
 def _write(path: str, array: np.ndarray, params: list) -> None:
-    ok, encoded = cv2.imencode(os.path.splitext(path)[1], array, params)
-    if not ok:
-        raise ConversionError(f"{path}: could not be encoded")
-    with atomic_path(path) as tmp:
-        encoded.tofile(tmp)
+    if not cv2.imwrite(path, array, params):
+        raise ConversionError(f"{path}: could not be written")
 
 
 def _progress(items, enabled: bool):

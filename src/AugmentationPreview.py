@@ -17,7 +17,7 @@ import sys
 import cv2
 import numpy as np
 
-from atomic import atomic_path
+from atomic import write_image
 from ConfigParser import ConfigParser
 from errors import UserError
 from ImageMaskAugmentor import ImageMaskAugmentor
@@ -41,11 +41,10 @@ def tile(image: np.ndarray, mask: np.ndarray, caption: str) -> np.ndarray:
     return canvas
 
 
-def preview(config: ConfigParser, image_path: str, mask_path: str, seed: int = 137) -> np.ndarray:
+def preview(config: ConfigParser, augmentor: ImageMaskAugmentor, image_path: str, mask_path: str,
+            seed: int = 137) -> np.ndarray:
     """The grid as an RGB array."""
-    dataset = ImageMaskDataset(config)
-    image, mask = dataset.read_pair(image_path, mask_path, normalize=False)
-    augmentor = ImageMaskAugmentor(config)
+    image, mask = ImageMaskDataset(config).read_pair(image_path, mask_path, normalize=False)
     tiles = []
     for choice in range(augmentor.choices):
         augmented, augmented_mask, prefix = augmentor.augment(
@@ -67,21 +66,23 @@ def main(argv: list[str]) -> int:
     parser.add_argument("config", nargs="?", default="./train_eval_infer.config")
     parser.add_argument("--image", help="an image file (default: the first training image)")
     parser.add_argument("--mask", help="its mask file")
-    parser.add_argument("--output", default="./augmentations.png", help="PNG to write")
+    parser.add_argument("--output", default="./augmentations.png", help="PNG file to write")
     args = parser.parse_args(argv)
+    if bool(args.image) != bool(args.mask):
+        parser.error("--image and --mask go together")
     try:
         config = ConfigParser(args.config)
-        if args.image and args.mask:
-            pair = (args.image, args.mask)
-        else:
-            pair = ImageMaskDataset(config).pairs(ConfigParser.TRAIN)[0]
-        grid = preview(config, *pair)
-    except UserError as e:
+        for key in ("image_width", "image_height"):
+            if config.get(ConfigParser.MODEL, key) is None:
+                raise config.error(ConfigParser.MODEL, key, "this key is required")
+        pair = (args.image, args.mask) if args.image else ImageMaskDataset(config).pairs(ConfigParser.TRAIN)[0]
+        augmentor = ImageMaskAugmentor(config)
+        grid = preview(config, augmentor, *pair)
+        write_image(args.output, cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+    except (UserError, OSError) as e:
         print(f"ERROR: {e}", file=sys.stderr)
-        return e.exit_code
-    with atomic_path(args.output) as tmp:
-        cv2.imwrite(tmp, cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
-    print(f"=== Saved {args.output}: {pair[0]} under {len(ImageMaskAugmentor(config).variants)} augmentations")
+        return getattr(e, "exit_code", 1)
+    print(f"=== Saved {args.output}: {pair[0]} under {len(augmentor.variants)} augmentations")
     return 0
 
 

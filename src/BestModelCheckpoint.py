@@ -3,7 +3,9 @@
 Keras's ModelCheckpoint writes in place, so a kill during a save leaves a
 truncated best model; this callback writes a temporary file and renames it.
 Its `best` is part of the resumable state (TrainingState), so a resumed run
-does not overwrite the best model with a worse one.
+does not overwrite the best model with a worse one, and it writes the file
+only once the epoch is committed (`after_commit`): a kill in between is
+repaired on restart from the committed weights, which are that epoch's.
 """
 
 import math
@@ -45,6 +47,7 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         self.save_weights_only = save_weights_only
         self.monitor = monitor
         self.best = math.inf
+        self.pending = False  # the model improved; its file is not written yet
 
     def on_epoch_end(self, epoch, logs=None):
         current = (logs or {}).get(self.monitor)
@@ -55,9 +58,16 @@ class BestModelCheckpoint(keras.callbacks.Callback):
             f"{current:.5f}, saving model to {self.path}"
         )
         self.best = float(current)
+        self.pending = True
+
+    def after_commit(self) -> None:
+        """Writes the model of the improved epoch (called by TrainingState)."""
+        if not self.pending:
+            return
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         with atomic_path(self.path, fsync=True) as tmp:
             if self.save_weights_only:
                 weights_view(self.model).save_weights(tmp)
             else:
                 self.model.save(tmp)
+        self.pending = False

@@ -12,18 +12,16 @@ Example:
 
 import ast
 import difflib
-import hashlib
-import json
 import os
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import config_schema
-from errors import ConfigError, ConfigFileError
+from errors import ConfigError, ConfigFileError, ToolkitWarning
 
 
-class ConfigWarning(UserWarning):
+class ConfigWarning(ToolkitWarning):
     """Something in the config is ignored or suspicious, but not fatal."""
 
 
@@ -93,12 +91,6 @@ class ConfigParser:
             return section in self._values
         return key in self._values.get(section, {})
 
-    def sections(self) -> list[str]:
-        return list(self._values)
-
-    def items(self, section: str) -> dict[str, Any]:
-        return dict(self._values.get(section, {}))
-
     def where(self, section: str, key: str) -> str:
         """`file:line` of a key, for error messages."""
         line = self._lines.get((section, key))
@@ -116,15 +108,6 @@ class ConfigParser:
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return {s: dict(v) for s, v in self._values.items()}
-
-    def fingerprint(self, ignore: tuple[tuple[str, str], ...] = ()) -> str:
-        """A hash of the parsed values: equal for configs that mean the same,
-        whatever their comments, spacing or key order."""
-        values = {
-            s: {k: repr(v) for k, v in sorted(kv.items()) if (s, k) not in ignore}
-            for s, kv in sorted(self._values.items())
-        }
-        return hashlib.sha256(json.dumps(values).encode()).hexdigest()
 
     # === Parsing ===
 
@@ -157,7 +140,7 @@ class ConfigParser:
         """The literal value of one entry, or the problem with it."""
         where = f"{self.path}:{entry.line}: [{entry.section}] {entry.key}"
         if entry.raw == "":
-            return None, f"{where} has no value (write None for 'not set')"
+            return None, f"{where} has no value (remove the line to use the default)"
         try:
             value = ast.literal_eval(entry.raw)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):

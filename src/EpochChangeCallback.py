@@ -16,11 +16,13 @@ current epoch, as in the original; the run can then be resumed.
 
 import json
 import os
+import warnings
 
 import keras
 import numpy as np
 
 from atomic import write_text
+from errors import OutputWarning
 from LineGraph import LineGraph
 from TrainingState import TrainingState
 
@@ -103,8 +105,14 @@ class EpochChangeCallback(keras.callbacks.Callback):
             f"{metric_value(history, m1, 'val_acc', e):.4f}"
             for e in epochs
         ]
-        for name, lines in (("train_losses", losses), ("train_metrics", metrics)):
-            path = os.path.join(self.eval_dir, name + ".csv")
-            write_text(path, "\n".join(lines) + "\n")
-            self.plotter.plot(path)
-        write_text(self.history_path, history_text(history))
+        try:
+            for name, lines in (("train_losses", losses), ("train_metrics", metrics)):
+                path = os.path.join(self.eval_dir, name + ".csv")
+                write_text(path, "\n".join(lines) + "\n")
+                self.plotter.plot(path)
+            write_text(self.history_path, history_text(history))
+        except OSError as e:
+            # E.g. a CSV open in a spreadsheet on Windows: everything is
+            # rewritten from the saved state after the next epoch.
+            warnings.warn(f"could not update the training curves ({e}); they are rewritten "
+                          "after the next epoch", OutputWarning, stacklevel=2)

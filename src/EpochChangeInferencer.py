@@ -5,10 +5,13 @@ to `[train] epoch_change_infer_dir` by the same Inferencer as `3.infer`.
 """
 
 import os
+import warnings
 
 import keras
 
 from ConfigParser import ConfigParser
+from errors import OutputWarning
+from ImagePreprocessor import read_file
 from Inferencer import Inferencer
 
 
@@ -23,6 +26,8 @@ class EpochChangeInferencer(keras.callbacks.Callback):
     def __init__(self, model: keras.Model, config: ConfigParser):
         super().__init__()
         self.inferencer = Inferencer(model, config, on_epoch_change=True)
+        for path in self.inferencer.files():
+            read_file(path)  # a broken preview image fails now, not after epoch 1
 
     def catch_up(self, epochs_done: int) -> None:
         """Redraws the last committed epoch's previews if a crash came first.
@@ -33,7 +38,10 @@ class EpochChangeInferencer(keras.callbacks.Callback):
             self.inferencer.infer(epochs_done - 1)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.inferencer.infer(epoch)
+        try:
+            self.inferencer.infer(epoch)
+        except OSError as e:
+            warnings.warn(f"could not write the previews of epoch {epoch + 1} ({e})", OutputWarning, stacklevel=2)
 
     def _previews_exist(self, epoch: int) -> bool:
         folder = self.inferencer.output_dir

@@ -14,7 +14,7 @@ import threading
 import cv2
 import numpy as np
 
-from atomic import atomic_path
+from atomic import write_image
 from ConfigParser import ConfigParser
 
 DEBUG_BATCHES = 10
@@ -32,6 +32,9 @@ class GeneratorDebugWriter:
 
     def __init__(self, config: ConfigParser, batch_size: int, first_sample: int = 0):
         get = config.get
+        # Images reach the model as RGB unless another order or converter is set.
+        self.rgb = get(ConfigParser.IMAGE, "color_converter") is None and (
+            (get(ConfigParser.DATASET, "color_order", "rgb") or "rgb").lower() == "rgb")
         self.images_dir = get(ConfigParser.GENERATOR, "generated_images_dir", "./generated_images_dir")
         self.masks_dir = get(ConfigParser.GENERATOR, "generated_masks_dir", "./generated_masks_dir")
         self.verbose = bool(get(ConfigParser.GENERATOR, "verbose", False))
@@ -49,14 +52,12 @@ class GeneratorDebugWriter:
               image_path: str, mask_path: str) -> None:
         image_name, mask_name = os.path.basename(image_path), os.path.basename(mask_path)
         picture = image if image.dtype == np.uint8 else np.clip(image * 255, 0, 255).astype(np.uint8)
-        if picture.shape[-1] == 3:
+        if self.rgb and picture.shape[-1] == 3:
             picture = cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)
         for folder, name, array in ((self.images_dir, image_name, picture),
                                     (self.masks_dir, mask_name, mask * 255)):
             target = os.path.join(folder, prefix + name)
-            with atomic_path(target) as tmp:
-                _, encoded = cv2.imencode(os.path.splitext(name)[1], array)
-                encoded.tofile(tmp)
+            write_image(target, array)
             if self.verbose:
                 print(f"=== Saved {target}")
         with self._lock, open(LOG_FILE, "a") as log:

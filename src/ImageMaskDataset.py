@@ -29,7 +29,6 @@ DATASET_CLASSES = (
     "RGB2GrayscaleImageMaskDataset",
 )
 FOREGROUND = 128
-SPLITS = (ConfigParser.TRAIN, ConfigParser.EVAL, ConfigParser.TEST)
 
 
 def list_images(folder: str) -> dict[str, str]:
@@ -163,11 +162,14 @@ class ImageMaskDataset:
         size = gray.shape[:2]
         p = self.preprocessor
         gray = cv2.resize(gray, (p.width, p.height), interpolation=cv2.INTER_NEAREST)
+        cut = FOREGROUND
         if self.binarize:
             gray = binarize(gray, self.algorithm, self.threshold)
+            if self.algorithm == cv2.THRESH_TRUNC:
+                cut = 1  # min(v, threshold) is no binarisation: any non-zero value, as the original
         if self.blur:
             gray = cv2.blur(gray, self.blur_size)
-        return (gray >= FOREGROUND).astype(np.uint8)[..., np.newaxis], size
+        return (gray >= cut).astype(np.uint8)[..., np.newaxis], size
 
 
 def _size_mismatch(image_path, mask_path, size, mask_size) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import ImageColor
 
 import named_objects
-from atomic import atomic_path
+from atomic import write_image
 from binarize import binarize
 from ConfigParser import ConfigParser
 from errors import DataError
@@ -43,6 +43,7 @@ class Inferencer:
     def __init__(self, model, config: ConfigParser, on_epoch_change: bool = False):
         self.model = model
         self.on_epoch_change = on_epoch_change
+        self._previews = None
         get = config.get
         self.images_dir = get(ConfigParser.INFER, "images_dir")
         if self.images_dir is None:
@@ -73,12 +74,14 @@ class Inferencer:
         self.files()  # fails now, not after the first epoch, if there is nothing to read
 
     def files(self) -> list[str]:
-        """The images to predict, sorted by name."""
+        """The images to predict, sorted by name (listed once for previews)."""
+        if self.on_epoch_change and self._previews is not None:
+            return self._previews
         files = list(list_images(self.images_dir).values())
         if not files:
             raise DataError(f"[infer] images_dir {self.images_dir} holds no images")
         if self.on_epoch_change:
-            files = files[: max(1, min(self.num_images, len(files)))]
+            files = self._previews = files[: max(1, min(self.num_images, len(files)))]
         return files
 
     def output_name(self, path: str, epoch: int | None) -> str:
@@ -115,13 +118,8 @@ class Inferencer:
     def _merge(self, path: str, mask_rgb: np.ndarray) -> None:
         image = read_file(path)  # BGR, 3 channels
         merged = cv2.add(image, cv2.cvtColor(mask_rgb, cv2.COLOR_RGB2BGR))
-        extension = os.path.splitext(path)[1]
-        ok, encoded = cv2.imencode(extension, merged)
-        if not ok:
-            raise DataError(f"{path}: cannot write an overlay in the {extension} format")
         target = os.path.join(self.merged_dir, os.path.basename(path))
-        with atomic_path(target) as tmp:
-            encoded.tofile(tmp)
+        write_image(target, merged)
         print(f"=== Saved {target}")
 
     def _thresholding(self, config: ConfigParser):

@@ -28,7 +28,9 @@ def candidates(config: ConfigParser) -> list[str]:
     """The checkpoint paths to try, in order."""
     model_dir = config.get(ConfigParser.TRAIN, "model_dir", "./models")
     name = config.get(ConfigParser.TRAIN, "best_model_file", "best_model.h5") or "best_model.h5"
-    stem = name.split(".")[0]
+    stem = name
+    for suffix in (".weights.h5", ".h5", ".keras"):
+        stem = stem.removesuffix(suffix)
     names = [name] + [stem + suffix for suffix in (".weights.h5", ".keras")]
     return [os.path.join(model_dir, n) for n in dict.fromkeys(names)]
 

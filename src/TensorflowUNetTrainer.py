@@ -23,7 +23,7 @@ from BestModelCheckpoint import BestModelCheckpoint, checkpoint_path
 from cli import run
 from ConfigParser import ConfigParser, ConfigWarning, load_config
 from data_pipeline import AugmentedPairReader, PairReader, make_dataset, make_stream, reraise_data_errors
-from EpochChangeCallback import EpochChangeCallback
+from EpochChangeCallback import BREAK_FILE, EpochChangeCallback
 from EpochChangeInferencer import EpochChangeInferencer
 from GeneratorDebugWriter import GeneratorDebugWriter
 from ImageMaskAugmentor import ImageMaskAugmentor
@@ -35,6 +35,18 @@ from volume_ids import split_by_volume
 
 DEFAULT_SEED = 137  # the original's seed
 HISTORY_FILE = "./history.json"
+# Config entries that do not change what is trained (see training_settings).
+NOT_TRAINING_SECTIONS = ("test", "infer", "tiledinfer", "segmentation", "inspect")
+NOT_TRAINING_KEYS = {
+    ("model", "show_summary"), ("model", "evaluation"),
+    ("train", "epochs"), ("train", "resume"), ("train", "tensorboard"), ("train", "create_backup"),
+    ("train", "epoch_change_infer"), ("train", "epoch_change_infer_dir"), ("train", "num_infer_images"),
+    ("train", "epoch_change_tiledinfer"), ("train", "epoch_change_tiledinfer_dir"),
+    ("train", "best_model_file"), ("train", "save_model_file"), ("train", "show_history"),
+    ("eval", "batch_size"), ("eval", "output_dir"),
+    ("generator", "debug"), ("generator", "verbose"),
+    ("generator", "generated_images_dir"), ("generator", "generated_masks_dir"),
+}
 
 
 class TrainingData(NamedTuple):
@@ -101,10 +113,11 @@ class TensorflowUNetTrainer:
         except KeyboardInterrupt:
             self.say_how_to_resume(state)
             raise
-        self.finish(state, callbacks)
-        if stop.requested:
+        self.finish(state, initial_epoch)
+        if not state.document["finished"] and (stop.requested or os.path.exists(BREAK_FILE)):
             self.say_how_to_resume(state)
-            raise KeyboardInterrupt
+            if stop.requested:
+                raise KeyboardInterrupt
 
     def check_inputs(self):
         """Checks every file and setting this run will read, before it starts."""
@@ -133,48 +146,64 @@ class TensorflowUNetTrainer:
                           f"{images_dir} does not exist; 3.infer will need it", ConfigWarning, stacklevel=2)
 
     def say_how_to_resume(self, state: TrainingState) -> None:
-        done = run_folders.read_state(self.state_dir) or {}
-        print(f"\n=== Stopped. The state after epoch {done.get('epochs_done', 0)} of {self.epochs} is saved "
-              f"in {state.path}; run the same command again to resume.", flush=True)
+        extra = f" (delete {BREAK_FILE} first)" if os.path.exists(BREAK_FILE) else ""
+        print(f"\n=== Stopped. The state after epoch {state.epochs_done} of {self.epochs} is saved "
+              f"in {state.path}; run the same command again to resume{extra}.", flush=True)
 
     def restore(self, state: TrainingState, model: keras.Model, callbacks: list) -> int:
         initial_epoch = state.restore(model)
+        state.document["finished"] = False  # it goes on, possibly for more epochs
         print(f"Resuming after epoch {initial_epoch} of {self.epochs} from {state.path}")
         for callback in callbacks:
             if isinstance(callback, EpochChangeInferencer):
                 callback.catch_up(initial_epoch)
         return initial_epoch
 
-    def finish(self, state: TrainingState, callbacks: list) -> None:
-        stopped_early = any(
-            isinstance(c, keras.callbacks.EarlyStopping) and c.stopped_epoch > 0
-            for c in callbacks
-        )
-        if state.epochs_done >= self.epochs or stopped_early:
-            state.mark_finished()
-            print(f"=== Finished after epoch {state.epochs_done}; best model in {self.model_dir}")
+    def finish(self, state: TrainingState, initial_epoch: int) -> None:
+        if initial_epoch >= self.epochs and not state.document["finished"]:
+            state.document["finished"] = "epochs"  # resumed with fewer epochs than done
+            state.commit()
+        if state.document["finished"] == "early_stopping":
+            print(f"=== Stopped early after epoch {state.epochs_done}; best model in {self.model_dir}")
+        elif state.document["finished"]:
+            print(f"=== Finished {state.epochs_done} epochs; best model in {self.model_dir}")
         print(f"=== Saved {HISTORY_FILE}")
 
     # === Parts ===
 
-    def fingerprint(self) -> str:
-        return self.config.fingerprint(ignore=((ConfigParser.TRAIN, "resume"),))
+    def training_settings(self) -> dict[str, str]:
+        """The config's values that decide what is trained, by "[section] key".
+
+        A run resumes only when these are unchanged; editing anything else
+        (the test or inference folders, `epochs` to train longer, ...) keeps
+        the run resumable.
+        """
+        return {
+            f"[{section}] {key}": repr(value)
+            for section, values in sorted(self.config.to_dict().items())
+            if section not in NOT_TRAINING_SECTIONS
+            for key, value in sorted(values.items())
+            if (section, key) not in NOT_TRAINING_KEYS
+        }
 
     def prepare_run_folders(self) -> bool:
-        """True to resume the same unfinished run; else moves old results aside."""
+        """True to resume the previous run; else moves its results aside."""
         allowed = self.config.get(ConfigParser.TRAIN, "resume", True) is not False
         document = run_folders.read_state(self.state_dir)
-        resume = run_folders.should_resume(document, self.fingerprint(), allowed)
+        resume, reason = run_folders.should_resume(document, self.training_settings(), self.epochs, allowed)
+        config_copy = os.path.join(self.model_dir, os.path.basename(self.config.path))
         if resume:
-            for folder in (self.state_dir, self.model_dir, self.eval_dir, self.preview_dir):
+            for folder in (self.state_dir, self.model_dir, self.eval_dir, self.preview_dir, "."):
                 remove_leftovers(folder)
-        else:
-            outputs = [self.model_dir, self.eval_dir, self.preview_dir, HISTORY_FILE]
-            run_folders.move_aside(outputs)
+        elif run_folders.move_aside(
+            [self.model_dir, self.eval_dir, self.preview_dir, HISTORY_FILE], keep=[config_copy]
+        ):
+            print(f"=== Starting afresh: {reason}")
         os.makedirs(self.model_dir, exist_ok=True)
-        target = os.path.join(self.model_dir, os.path.basename(self.config.path))
-        if os.path.isfile(self.config.path):
-            shutil.copy2(self.config.path, target)
+        if os.path.isfile(self.config.path) and not (
+            os.path.exists(config_copy) and os.path.samefile(self.config.path, config_copy)
+        ):
+            shutil.copy2(self.config.path, config_copy)
             print(f"-- Copied {self.config.path} to {self.model_dir}")
         return resume
 
@@ -183,6 +212,11 @@ class TensorflowUNetTrainer:
         train_pairs = dataset.pairs(ConfigParser.TRAIN)
         if dataset.exists(ConfigParser.EVAL):
             return train_pairs, dataset.pairs(ConfigParser.EVAL)
+        for key in ("image_datapath", "mask_datapath"):
+            folder = self.config.get(ConfigParser.EVAL, key)
+            if folder is not None and not os.path.isdir(folder):
+                warnings.warn(f"{self.config.where(ConfigParser.EVAL, key)}: [eval] {key} {folder} does not "
+                              "exist, so validation holds out training volumes", ConfigWarning, stacklevel=2)
         return split_by_volume(train_pairs)
 
     def create_datasets(self, dataset, train_pairs, valid_pairs, augmentor, initial_epoch) -> TrainingData:
@@ -239,7 +273,7 @@ class TensorflowUNetTrainer:
             )
         if self.patience > 0:
             tracked.append(keras.callbacks.EarlyStopping(patience=self.patience, verbose=1))
-        state = TrainingState(self.state_dir, self.fingerprint(), tracked)
+        state = TrainingState(self.state_dir, self.training_settings(), tracked)
         callbacks = tracked + [state]
         if get(T, "tensorboard", False):
             callbacks.insert(0, keras.callbacks.TensorBoard(log_dir=os.path.join(self.eval_dir, "tensorboard")))

@@ -5,9 +5,12 @@ needs: the model's weights and the optimizer's variables (Keras
 `save_weights`), and a JSON document with the number of completed epochs,
 every epoch's logs, the state of the callbacks that count epochs
 (EarlyStopping and ReduceLROnPlateau `wait`/`best`/`cooldown`, the best
-checkpoint's `best`) and a fingerprint of the config. It is written under a
-temporary name and renamed over the previous one, so a kill at any moment
-leaves either the previous epoch's state or this one's.
+checkpoint's `best`), the training settings of the config, and whether the
+run has finished. It is written under a temporary name and renamed over the
+previous one, so a kill at any moment leaves either the previous epoch's
+state or this one's. Callbacks whose own files must match the committed
+state (the best checkpoint) write them in `after_commit`, which runs after
+each commit and again after a restore, in case a kill came in between.
 
 Keras's BackupAndRestore keeps weights, optimizer and epoch but neither the
 callbacks' state nor the logs, and writes in place; hence this callback.
@@ -28,7 +31,7 @@ _DOCUMENT = "toolkit_state"
 _TRACKED_ATTRIBUTES = {
     "EarlyStopping": ("wait", "best", "stopped_epoch", "best_epoch"),
     "ReduceLROnPlateau": ("wait", "best", "cooldown_counter"),
-    "BestModelCheckpoint": ("best",),
+    "BestModelCheckpoint": ("best", "pending"),
 }
 
 
@@ -46,15 +49,16 @@ class TrainingState(keras.callbacks.Callback):
 
     Args:
         folder: where the state file lives (created if needed).
-        fingerprint: identifies the config the run belongs to.
+        settings: the config's training settings, to tell a run from another.
         tracked: callbacks whose progress is saved and restored.
     """
 
-    def __init__(self, folder: str, fingerprint: str, tracked: list[keras.callbacks.Callback]):
+    def __init__(self, folder: str, settings: dict, tracked: list[keras.callbacks.Callback]):
         super().__init__()
         self.path = os.path.join(folder, STATE_FILE)
-        self.fingerprint = fingerprint
+        self.settings = settings
         self.tracked = [c for c in tracked if type(c).__name__ in _TRACKED_ATTRIBUTES]
+        # finished: False, "epochs" (all done) or "early_stopping".
         self.document = {"epochs_done": 0, "history": {}, "callbacks": {}, "finished": False}
 
     @property
@@ -87,6 +91,7 @@ class TrainingState(keras.callbacks.Callback):
             saved = self.document["callbacks"].get(type(callback).__name__, {})
             for name, value in saved.items():
                 setattr(callback, name, value)
+        self._after_commit()
 
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
@@ -99,16 +104,24 @@ class TrainingState(keras.callbacks.Callback):
             }
             for c in self.tracked
         }
+        # Only the callbacks before this one (EarlyStopping) may have asked to
+        # stop; the "finished" mark is committed with the epoch itself.
+        if epoch + 1 >= (self.params or {}).get("epochs", float("inf")):
+            self.document["finished"] = "epochs"
+        elif self.model.stop_training:
+            self.document["finished"] = "early_stopping"
         self.commit()
+        self._after_commit()
 
-    def mark_finished(self) -> None:
-        self.document["finished"] = True
-        self.commit()
+    def _after_commit(self) -> None:
+        for callback in self.tracked:
+            if hasattr(callback, "after_commit"):
+                callback.after_commit()
 
     def commit(self) -> None:
         """Writes weights, optimizer and document in one atomic step."""
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self.document["fingerprint"] = self.fingerprint
+        self.document["settings"] = self.settings
         with atomic_path(self.path, fsync=True) as tmp:
             self.model.save_weights(tmp)
             with h5py.File(tmp, "a") as f:

@@ -58,3 +58,19 @@ def write_text(path: str, text: str) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
+
+
+def write_image(path: str, array, params=()) -> None:
+    """Encodes an OpenCV (BGR) image in the format its extension names and
+    writes it atomically.
+
+    Raises:
+        OSError: the format is unknown or the file cannot be written.
+    """
+    import cv2  # only the image writers need OpenCV
+
+    ok, encoded = cv2.imencode(os.path.splitext(path)[1], array, list(params))
+    if not ok:
+        raise OSError(f"cannot encode an image as {os.path.splitext(path)[1]!r}: {path}")
+    with atomic_path(path) as tmp:
+        encoded.tofile(tmp)

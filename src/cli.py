@@ -12,11 +12,15 @@ import traceback
 import warnings
 from typing import Callable
 
-from ConfigParser import ConfigParser, ConfigWarning
-from errors import UserError
+from ConfigParser import ConfigParser
+from errors import ToolkitWarning, UserError
 
 DEFAULT_CONFIG = "./train_eval_infer.config"
 USAGE_EXIT = 2
+OUT_OF_MEMORY = (
+    "out of memory: reduce [train] batch_size (or [eval] batch_size), the image size, "
+    "base_filters or num_layers"
+)
 
 
 def run(body: Callable[[ConfigParser], None], argv: list[str], prog: str) -> int:
@@ -32,9 +36,15 @@ def run(body: Callable[[ConfigParser], None], argv: list[str], prog: str) -> int
             body(ConfigParser(args[0] if args else DEFAULT_CONFIG))
         except UserError as e:
             return _fail(e, e.exit_code, debug)
+        except OSError as e:  # a full disk, a read-only folder: the message names the file
+            return _fail(e, 1, debug)
         except KeyboardInterrupt:
             print("\nInterrupted.", file=sys.stderr)
             return 130
+        except Exception as e:
+            if type(e).__name__ == "ResourceExhaustedError":  # TensorFlow's out of memory
+                return _fail(OUT_OF_MEMORY, 1, debug)
+            raise
     return 0
 
 
@@ -47,7 +57,7 @@ def _fail(error: Exception, code: int, debug: bool) -> int:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    if issubclass(category, ConfigWarning):
+    if issubclass(category, ToolkitWarning):
         print(f"WARNING: {message}", file=sys.stderr)
     else:
         print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr, end="")

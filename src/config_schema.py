@@ -40,32 +40,32 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _bounds_text(lo, hi, lo_open) -> str:
+def _bounds_text(lo, hi, lo_open, hi_open) -> str:
     parts = []
     if lo is not None:
         parts.append(f"{'>' if lo_open else '>='} {lo}")
     if hi is not None:
-        parts.append(f"<= {hi}")
+        parts.append(f"{'<' if hi_open else '<='} {hi}")
     return (" " + " and ".join(parts)) if parts else ""
 
 
-def _in_bounds(v, lo, hi, lo_open) -> bool:
+def _in_bounds(v, lo, hi, lo_open, hi_open) -> bool:
     if lo is not None and (v <= lo if lo_open else v < lo):
         return False
-    return hi is None or v <= hi
+    return hi is None or (v < hi if hi_open else v <= hi)
 
 
 def integer(lo=None, hi=None) -> Kind:
     return Kind(
-        "an integer" + _bounds_text(lo, hi, False),
-        lambda v: _is_int(v) and _in_bounds(v, lo, hi, False),
+        "an integer" + _bounds_text(lo, hi, False, False),
+        lambda v: _is_int(v) and _in_bounds(v, lo, hi, False, False),
     )
 
 
-def number(lo=None, hi=None, lo_open=False) -> Kind:
+def number(lo=None, hi=None, lo_open=False, hi_open=False) -> Kind:
     return Kind(
-        "a number" + _bounds_text(lo, hi, lo_open),
-        lambda v: _is_number(v) and _in_bounds(v, lo, hi, lo_open),
+        "a number" + _bounds_text(lo, hi, lo_open, hi_open),
+        lambda v: _is_number(v) and _in_bounds(v, lo, hi, lo_open, hi_open),
     )
 
 
@@ -165,7 +165,7 @@ SECTIONS: dict[str, dict[str, Kind]] = {
         "save_weights_only": BOOL,
         "learning_rate_reducer": BOOL,
         "reducer_patience": integer(lo=0),
-        "reducer_factor": number(0, 1, lo_open=True),
+        "reducer_factor": number(0, 1, lo_open=True, hi_open=True),
         "seedreset_callback": BOOL,
         "epoch_change_infer": BOOL,
         "epoch_change_infer_dir": STRING,
@@ -179,7 +179,7 @@ SECTIONS: dict[str, dict[str, Kind]] = {
         "show_history": BOOL,
         "best_model_file": OPTIONAL_STRING,
         "save_model_file": ANY,
-        "seed": integer(lo=0),  # NEW: seeds Python, NumPy and TensorFlow
+        "seed": integer(0, 2**32 - 1),  # NEW: seeds Python, NumPy and TensorFlow
         "resume": BOOL,  # NEW: False forces a fresh run (old one kept)
         "tensorboard": BOOL,  # NEW: TensorBoard logs under eval_dir
     },
@@ -311,10 +311,6 @@ IGNORED: dict[tuple[str, str], str] = {
 }
 
 
-def _enabled(value: Any) -> bool:
-    return bool(value)
-
-
 # Features of the original that this toolkit does not provide yet: setting
 # the key to enable one is an error, not silence. Each entry is
 # (section, key) -> (test on the value, what is missing).
@@ -324,16 +320,16 @@ UNBUILT: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
         "multi-class segmentation is not available yet: use num_classes = 1",
     ),
     ("train", "epoch_change_tiledinfer"): (
-        _enabled,
+        bool,
         "tiled inference is not available yet",
     ),
     ("infer", "mask_colorize"): (
-        _enabled,
+        bool,
         "MaskColorizedWriter is not available yet; [segmentation] colorize "
         "colours the written masks",
     ),
     ("dataset", "debug"): (
-        _enabled,
+        bool,
         "dumping the training arrays to ./dataset_images is not available",
     ),
 }

@@ -4,7 +4,9 @@ Only the file names are held in memory; images are decoded and resized in
 parallel as the model consumes them (`num_parallel_calls=AUTOTUNE`), the
 order is reshuffled every epoch from a seed, and the next batches are
 prepared while the current one trains (`prefetch`). Peak memory therefore
-does not grow with the number of images.
+does not grow with the number of images. `make_dataset` gives one pass over
+a list of pairs; `make_stream` the endless augmented stream of generator
+mode.
 """
 
 import contextlib
@@ -30,11 +32,30 @@ class PairReader:
         self.error: DataError | None = None
 
     def __call__(self, image_path: bytes, mask_path: bytes):
+        return self.read(image_path.decode(), mask_path.decode())
+
+    def read(self, image_path: str, mask_path: str, normalize: bool = True):
         try:
-            return self.dataset.read_pair(image_path.decode(), mask_path.decode())
+            return self.dataset.read_pair(image_path, mask_path, normalize)
         except DataError as e:
             self.error = self.error or e
             raise
+
+
+def _loader(reader):
+    """A tf.data map function calling `reader` and giving model-ready tensors."""
+    preprocessor = reader.dataset.preprocessor
+    image_shape = (preprocessor.height, preprocessor.width, preprocessor.channels)
+    mask_shape = (preprocessor.height, preprocessor.width, 1)
+    image_dtype = tf.as_dtype(preprocessor.dtype)
+
+    def load(*arguments):
+        image, mask = tf.numpy_function(reader, list(arguments), (image_dtype, tf.uint8), stateful=False)
+        image.set_shape(image_shape)
+        mask.set_shape(mask_shape)
+        return tf.cast(image, tf.float32), tf.cast(mask, tf.float32)
+
+    return load
 
 
 def make_dataset(
@@ -45,24 +66,11 @@ def make_dataset(
     seed: int | None = None,
 ) -> tf.data.Dataset:
     """Batches of (float32 image, float32 0/1 mask) for `model.fit`/`evaluate`."""
-    preprocessor = reader.dataset.preprocessor
-    image_shape = (preprocessor.height, preprocessor.width, preprocessor.channels)
-    mask_shape = (preprocessor.height, preprocessor.width, 1)
-    image_dtype = tf.as_dtype(preprocessor.dtype)
-
-    def load(image_path, mask_path):
-        image, mask = tf.numpy_function(
-            reader, [image_path, mask_path], (image_dtype, tf.uint8), stateful=False
-        )
-        image.set_shape(image_shape)
-        mask.set_shape(mask_shape)
-        return tf.cast(image, tf.float32), tf.cast(mask, tf.float32)
-
     images, masks = zip(*pairs)
     ds = tf.data.Dataset.from_tensor_slices((list(images), list(masks)))
     if shuffle:
         ds = ds.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(_loader(reader), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
@@ -105,11 +113,7 @@ class AugmentedPairReader(PairReader):
         sample = int(sample)
         cycle, position = divmod(sample, len(self.pairs))
         image_path, mask_path = self.pairs[self.order(cycle)[position]]
-        try:
-            image, mask = self.dataset.read_pair(image_path, mask_path, normalize=False)
-        except DataError as e:
-            self.error = self.error or e
-            raise
+        image, mask = self.read(image_path, mask_path, normalize=False)
         rng = np.random.default_rng([self.seed, 1, sample])
         choice = self.augmentor.draw(rng) if self.augment else 0
         image, mask, prefix = self.augmentor.augment(image, mask, choice, rng)
@@ -120,16 +124,5 @@ class AugmentedPairReader(PairReader):
 
 def make_stream(reader: AugmentedPairReader, batch_size: int, first_sample: int = 0) -> tf.data.Dataset:
     """Endless batches from sample `first_sample` on (use with `steps_per_epoch`)."""
-    preprocessor = reader.dataset.preprocessor
-    image_shape = (preprocessor.height, preprocessor.width, preprocessor.channels)
-    mask_shape = (preprocessor.height, preprocessor.width, 1)
-    image_dtype = tf.as_dtype(preprocessor.dtype)
-
-    def load(sample):
-        image, mask = tf.numpy_function(reader, [sample], (image_dtype, tf.uint8), stateful=False)
-        image.set_shape(image_shape)
-        mask.set_shape(mask_shape)
-        return tf.cast(image, tf.float32), tf.cast(mask, tf.float32)
-
-    ds = tf.data.Dataset.counter(first_sample).map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = tf.data.Dataset.counter(first_sample).map(_loader(reader), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -23,3 +23,11 @@ class ConfigFileError(ConfigError):
 
 class DataError(UserError):
     """A data file or folder is missing, unreadable or inconsistent."""
+
+
+class ToolkitWarning(UserWarning):
+    """Something the user should know; the entry points print it as one line."""
+
+
+class OutputWarning(ToolkitWarning):
+    """An output that can be rewritten later (a curve, a preview) could not be written."""

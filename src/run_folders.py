@@ -27,18 +27,28 @@ def backup_path(path: str, stamp: str) -> str:
     return f"{root}_{stamp}_bak{extension}"
 
 
-def has_content(path: str) -> bool:
+def has_content(path: str, keep: tuple[str, ...] = ()) -> bool:
+    """Whether a path holds anything besides the files in `keep` and empty
+    folders (a run stopped before its first epoch leaves only those)."""
     if os.path.isdir(path):
-        return bool(os.listdir(path))
+        for root, _, files in os.walk(path):
+            if any(os.path.join(root, f) not in keep for f in files):
+                return True
+        return False
     return os.path.exists(path)
 
 
-def move_aside(paths: list[str], stamp: str | None = None) -> list[tuple[str, str]]:
-    """Renames each existing, non-empty path to its backup name."""
+def move_aside(paths: list[str], stamp: str | None = None, keep: list[str] = ()) -> list[tuple[str, str]]:
+    """Renames each path that has content to its backup name.
+
+    Files listed in `keep` (e.g. the config copy, rewritten anyway) do not
+    count as content.
+    """
     stamp = stamp or backup_stamp()
+    keep = tuple(os.path.normpath(k) for k in keep)
     moved = []
     for path in paths:
-        if has_content(path):
+        if has_content(os.path.normpath(path), keep):
             target = backup_path(path, stamp)
             os.replace(path, target)
             moved.append((path, target))
@@ -54,12 +64,25 @@ def read_state(state_folder: str) -> dict | None:
         return None
 
 
-def should_resume(document: dict | None, fingerprint: str, allowed: bool) -> bool:
-    """Resume only an unfinished run of the same config, unless disallowed."""
-    return bool(
-        allowed
-        and document
-        and document.get("fingerprint") == fingerprint
-        and not document.get("finished")
-        and document.get("epochs_done", 0) > 0
-    )
+def should_resume(document: dict | None, settings: dict, epochs: int, allowed: bool) -> tuple[bool, str]:
+    """Whether to resume the saved run, and if not, why.
+
+    A run resumes when it was trained with the same settings and either is
+    unfinished or finished its epochs and `epochs` now asks for more.
+    """
+    if not document or not document.get("epochs_done"):
+        return False, "no earlier run to resume"
+    if not allowed:
+        return False, "[train] resume = False"
+    saved = document.get("settings", {})
+    changed = sorted(k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k))
+    if changed:
+        shown = "; ".join(f"{k}: {saved.get(k, 'unset')} -> {settings.get(k, 'unset')}" for k in changed[:3])
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        return False, f"the earlier run was trained with other settings ({shown}{more})"
+    finished = document.get("finished")
+    if finished == "early_stopping":
+        return False, f"the earlier run stopped early after epoch {document['epochs_done']}"
+    if finished and epochs <= document["epochs_done"]:
+        return False, f"the earlier run finished its {document['epochs_done']} epochs"
+    return True, ""

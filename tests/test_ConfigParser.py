@@ -104,7 +104,8 @@ def test_every_bad_value_is_reported_at_once():
         ("patience = True", "an integer"),
         ("save_weights_only = 1", "True or False"),
         ("metrics = ['dice_coef']", "a list of 2"),
-        ("reducer_factor = 1.5", "a number > 0"),
+        ("reducer_factor = 1.0", "a number > 0 and < 1"),
+        ("seed = 5000000000", "<= 4294967295"),
         ("batch_size = None", "an integer >= 1"),
     ],
 )
@@ -204,7 +205,7 @@ def test_keys_are_lower_cased_and_section_names_trimmed():
 
 
 def test_empty_value_and_unreadable_line_are_errors():
-    with pytest.raises(ConfigError, match=r"test.config:2: \[train\] epochs has no value"):
+    with pytest.raises(ConfigError, match=r"test.config:2: \[train\] epochs has no value \(remove the line"):
         parse("[train]\nepochs =\n")
     with pytest.raises(ConfigError, match=r"test.config:2: cannot read this line"):
         parse("[train]\njust words\n")
@@ -234,13 +235,6 @@ def test_the_shipped_pancreas_config_parses_without_warnings():
     assert config.get("test", "image_datapath") == "../../../dataset/Pancreas-T1/test/images/"
     assert config.get("barrdistortion", "centers")[4] == (0.7, 0.7)
     assert config.where("model", "loss").endswith("train_eval_infer.config:21")
-
-
-def test_fingerprint_ignores_comments_and_order_but_not_values():
-    a = parse("[model]\nimage_width = 64\n; note\nimage_height = 64\n")
-    b = parse("[model]\nimage_height = 64   ; other\nimage_width=64\n")
-    c = parse("[model]\nimage_width = 64\nimage_height = 32\n")
-    assert a.fingerprint() == b.fingerprint() != c.fingerprint()
 
 
 @pytest.mark.parametrize(

@@ -122,6 +122,9 @@ def test_sixteen_bit_and_rgba_pngs_are_read_as_eight_bit_rgb(tmp_path):
         ([0, 30, 60, 100, 200], {"binarize": False}, [200]),
         ([0, 30, 60, 100, 200], {"binarize": True, "threshold": 60}, [60, 100, 200]),  # v >= t
         ([0, 30, 60, 100, 200], {"binarize": True, "threshold": 60, "algorithm": "cv2.THRESH_BINARY"}, [100, 200]),
+        # TRUNC gives min(v, threshold), no binarisation: any non-zero value, as the original.
+        ([0, 30, 60, 100, 200], {"binarize": True, "threshold": 60, "algorithm": "cv2.THRESH_TRUNC"},
+         [30, 60, 100, 200]),
         # Otsu separates the two clusters, wherever they lie.
         ([0, 10, 20, 90, 100], {"binarize": True, "algorithm": "cv2.THRESH_OTSU"}, [90, 100]),
     ],

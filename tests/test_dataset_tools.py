@@ -209,3 +209,25 @@ def test_dataset_statistics_chart_and_table(tmp_path, monkeypatch):
     assert path == "./Demo-T1_Statistics.png" and os.path.getsize(path) > 0
     leaky = dict(splits, valid=splits["valid"] + [splits["train"][0]])
     assert "volumes are in more than one split" in statistics.table(leaky)
+
+
+def test_a_corrupt_volume_is_named_and_leaves_no_half_dataset(tmp_path):
+    image, label = phantom_lpi()
+    write_case(tmp_path, "good", image, label, np.diag([-1.0, -1.0, -1.0, 1.0]))
+    (tmp_path / "imagesTr" / "zbad_0000.nii.gz").write_bytes(b"\x1f\x8b truncated")
+    save(tmp_path / "labelsTr", "zbad.nii.gz", label, np.eye(4))
+    with pytest.raises(ConversionError, match=r"zbad_0000.nii.gz: not a readable NIfTI volume"):
+        convert(tmp_path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ConversionError, match=r"out.partial is left from an earlier conversion"):
+        convert(tmp_path, tmp_path / "out")
+
+
+def test_case_names_ending_in_four_digits_pair_exactly(tmp_path):
+    image, label = phantom_lpi()
+    affine = np.diag([-1.0, -1.0, -1.0, 1.0])
+    for case in ("PANCREAS_0001", "PANCREAS_0002"):
+        save(tmp_path / "imagesTr", f"{case}.nii.gz", image, affine)
+        save(tmp_path / "labelsTr", f"{case}.nii.gz", label, affine)
+    rows = convert(tmp_path, tmp_path / "out", size=32)
+    assert sorted({r["volume"] for r in rows}) == ["PANCREAS_0001", "PANCREAS_0002"]

@@ -133,3 +133,19 @@ def test_preview_grid_shows_every_variant(tmp_path, stream_parts):
     choices = ImageMaskAugmentor(ConfigParser.from_string(config_text(sections))).choices
     rows = -(-choices // 6)
     assert grid.shape == (rows * (32 + AugmentationPreview.CAPTION), 6 * 32, 3)
+
+
+def test_preview_arguments_and_output_errors(tmp_path, stream_parts, capsys):
+    import AugmentationPreview
+
+    _, pairs, _ = stream_parts
+    config_path = tmp_path / "p.config"
+    config_path.write_text(config_text({"model": small_model_section(32)}))
+    with pytest.raises(SystemExit) as exit_info:
+        AugmentationPreview.main([str(config_path), "--image", pairs[0][0]])
+    assert exit_info.value.code == 2
+    args = [str(config_path), "--image", pairs[0][0], "--mask", pairs[0][1]]
+    assert AugmentationPreview.main(args + ["--output", str(tmp_path / "missing" / "grid.png")]) == 1
+    assert capsys.readouterr().err.startswith("ERROR:")
+    assert AugmentationPreview.main(args + ["--output", str(tmp_path / "grid.xyz")]) == 1
+    assert "cannot encode an image as '.xyz'" in capsys.readouterr().err

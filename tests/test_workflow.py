@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import make_project
+from conftest import make_project, small_model_section
 from PIL import Image
 
 import TensorflowUNetEvaluator
@@ -191,3 +191,59 @@ def test_evaluator_without_a_trained_model_names_the_paths_tried(project, capsys
         "ERROR: no trained model found; tried ./models/best_model.h5, "
         "./models/best_model.weights.h5, ./models/best_model.keras (run 1.train first)"
     )
+
+
+def test_harmless_edits_keep_a_run_resumable_and_training_edits_start_afresh(
+    tmp_path, generated_data, monkeypatch, capsys
+):
+    folder = make_project(tmp_path, generated_data, train={"epochs": 3, "epoch_change_infer": False})
+    monkeypatch.chdir(folder)
+    open("break_training", "w").close()
+    assert TensorflowUNetTrainer.main([]) == 0
+    os.remove("break_training")
+    # Other test and inference folders, TensorBoard on: the same training.
+    make_project(tmp_path, generated_data, train={"epochs": 3, "epoch_change_infer": False, "tensorboard": True},
+                 infer={"output_dir": "./elsewhere"}, test={"image_datapath": "./x", "mask_datapath": "./y"})
+    open("break_training", "w").close()
+    assert TensorflowUNetTrainer.main([]) == 0
+    os.remove("break_training")
+    assert "Resuming after epoch 1 of 3" in capsys.readouterr().out
+    # Another learning rate: another training, so the old one is moved aside.
+    model = small_model_section(64, learning_rate=0.0005)
+    make_project(tmp_path, generated_data, model=model, train={"epochs": 3, "epoch_change_infer": False})
+    assert TensorflowUNetTrainer.main([]) == 0
+    out = capsys.readouterr().out
+    assert "Resuming" not in out
+    assert "Starting afresh: the earlier run was trained with other settings ([model] learning_rate: 0.001 -> 0.0005)" in out
+
+
+def test_a_finished_run_can_be_extended_with_more_epochs(tmp_path, generated_data, monkeypatch, capsys):
+    folder = make_project(tmp_path, generated_data, train={"epochs": 1, "epoch_change_infer": False})
+    monkeypatch.chdir(folder)
+    assert TensorflowUNetTrainer.main([]) == 0
+    assert "Finished 1 epochs" in capsys.readouterr().out
+    make_project(tmp_path, generated_data, train={"epochs": 2, "epoch_change_infer": False})
+    assert TensorflowUNetTrainer.main([]) == 0
+    out = capsys.readouterr().out
+    assert "Resuming after epoch 1 of 2" in out and "Finished 2 epochs" in out
+    assert len(read_lines("eval/train_losses.csv")) == 3
+
+
+def test_resuming_with_the_config_copy_in_model_dir(tmp_path, generated_data, monkeypatch, capsys):
+    folder = make_project(tmp_path, generated_data, train={"epochs": 2, "epoch_change_infer": False})
+    monkeypatch.chdir(folder)
+    open("break_training", "w").close()
+    assert TensorflowUNetTrainer.main([]) == 0
+    os.remove("break_training")
+    assert "delete ./break_training first" in capsys.readouterr().out
+    assert TensorflowUNetTrainer.main(["./models/train_eval_infer.config"]) == 0
+    assert "Resuming after epoch 1 of 2" in capsys.readouterr().out
+
+
+def test_a_run_stopped_before_its_first_epoch_leaves_nothing_to_back_up(project, capsys):
+    os.makedirs("models/resume")
+    with open("models/train_eval_infer.config", "w") as f:
+        f.write("; the copy an interrupted first epoch leaves\n")
+    assert TensorflowUNetTrainer.main([]) == 0
+    assert "_bak" not in " ".join(os.listdir("."))
+    assert "Moved" not in capsys.readouterr().out
