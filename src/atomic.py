@@ -69,6 +69,9 @@ def write_image(path: str, array, params=()) -> None:
     """
     import cv2  # only the image writers need OpenCV
 
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"folder {folder} does not exist: cannot write {path}")
     ok, encoded = cv2.imencode(os.path.splitext(path)[1], array, list(params))
     if not ok:
         raise OSError(f"cannot encode an image as {os.path.splitext(path)[1]!r}: {path}")

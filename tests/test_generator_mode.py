@@ -144,8 +144,9 @@ def test_preview_arguments_and_output_errors(tmp_path, stream_parts, capsys):
     with pytest.raises(SystemExit) as exit_info:
         AugmentationPreview.main([str(config_path), "--image", pairs[0][0]])
     assert exit_info.value.code == 2
+    assert "--image and --mask go together" in capsys.readouterr().err
     args = [str(config_path), "--image", pairs[0][0], "--mask", pairs[0][1]]
     assert AugmentationPreview.main(args + ["--output", str(tmp_path / "missing" / "grid.png")]) == 1
-    assert capsys.readouterr().err.startswith("ERROR:")
+    assert capsys.readouterr().err.startswith(f"ERROR: folder {tmp_path / 'missing'} does not exist")
     assert AugmentationPreview.main(args + ["--output", str(tmp_path / "grid.xyz")]) == 1
     assert "cannot encode an image as '.xyz'" in capsys.readouterr().err
