@@ -72,7 +72,10 @@ def write_image(path: str, array, params=()) -> None:
     folder = os.path.dirname(path) or "."
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"folder {folder} does not exist: cannot write {path}")
-    ok, encoded = cv2.imencode(os.path.splitext(path)[1], array, list(params))
+    try:
+        ok, encoded = cv2.imencode(os.path.splitext(path)[1], array, list(params))
+    except cv2.error:
+        ok = False
     if not ok:
         raise OSError(f"cannot encode an image as {os.path.splitext(path)[1]!r}: {path}")
     with atomic_path(path) as tmp:
