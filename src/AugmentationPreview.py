@@ -73,8 +73,7 @@ def main(argv: list[str]) -> int:
     try:
         config = ConfigParser(args.config)
         for key in ("image_width", "image_height"):
-            if config.get(ConfigParser.MODEL, key) is None:
-                raise config.error(ConfigParser.MODEL, key, "this key is required")
+            config.require(ConfigParser.MODEL, key)
         pair = (args.image, args.mask) if args.image else ImageMaskDataset(config).pairs(ConfigParser.TRAIN)[0]
         augmentor = ImageMaskAugmentor(config)
         grid = preview(config, augmentor, *pair)

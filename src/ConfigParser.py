@@ -86,6 +86,13 @@ class ConfigParser:
         """The value of `[section] key`, or `dvalue` when the key is absent."""
         return self._values.get(section, {}).get(key, dvalue)
 
+    def require(self, section: str, key: str) -> Any:
+        """The value of `[section] key`, or a ConfigError when it is not set."""
+        value = self.get(section, key)
+        if value is None:
+            raise self.error(section, key, "this key is required")
+        return value
+
     def has(self, section: str, key: str | None = None) -> bool:
         if key is None:
             return section in self._values

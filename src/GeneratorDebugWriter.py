@@ -27,14 +27,14 @@ class GeneratorDebugWriter:
     Args:
         config: the parsed config (`[generator]` keys).
         batch_size: samples per batch.
+        rgb: whether the images are RGB (`ImagePreprocessor.outputs_rgb`), to
+            be written in OpenCV's BGR order.
         first_sample: the stream's first sample number (non-zero on resume).
     """
 
-    def __init__(self, config: ConfigParser, batch_size: int, first_sample: int = 0):
+    def __init__(self, config: ConfigParser, batch_size: int, rgb: bool, first_sample: int = 0):
         get = config.get
-        # Images reach the model as RGB unless another order or converter is set.
-        self.rgb = get(ConfigParser.IMAGE, "color_converter") is None and (
-            (get(ConfigParser.DATASET, "color_order", "rgb") or "rgb").lower() == "rgb")
+        self.rgb = rgb
         self.images_dir = get(ConfigParser.GENERATOR, "generated_images_dir", "./generated_images_dir")
         self.masks_dir = get(ConfigParser.GENERATOR, "generated_masks_dir", "./generated_masks_dir")
         self.verbose = bool(get(ConfigParser.GENERATOR, "verbose", False))
@@ -52,7 +52,7 @@ class GeneratorDebugWriter:
               image_path: str, mask_path: str) -> None:
         image_name, mask_name = os.path.basename(image_path), os.path.basename(mask_path)
         picture = image if image.dtype == np.uint8 else np.clip(image * 255, 0, 255).astype(np.uint8)
-        if self.rgb and picture.shape[-1] == 3:
+        if self.rgb:
             picture = cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)
         for folder, name, array in ((self.images_dir, image_name, picture),
                                     (self.masks_dir, mask_name, mask * 255)):

@@ -105,13 +105,7 @@ class ImageMaskDataset:
 
     def folders(self, section: str) -> tuple[str, str]:
         """The image and mask folders a section names."""
-        paths = []
-        for key in ("image_datapath", "mask_datapath"):
-            value = self.config.get(section, key)
-            if value is None:
-                raise self.config.error(section, key, "this key is required")
-            paths.append(value)
-        return paths[0], paths[1]
+        return self.config.require(section, "image_datapath"), self.config.require(section, "mask_datapath")
 
     def exists(self, section: str) -> bool:
         """Whether the section names two existing folders."""

@@ -107,6 +107,11 @@ class ImagePreprocessor:
             )
 
     @property
+    def outputs_rgb(self) -> bool:
+        """Whether images reach the model as RGB (no converter, 3 channels, RGB order)."""
+        return self.converter is None and self.channels == 3 and self.color_order == "rgb"
+
+    @property
     def dtype(self) -> str:
         return "float32" if self.normalize else "uint8"
 

@@ -45,18 +45,14 @@ class Inferencer:
         self.on_epoch_change = on_epoch_change
         self._previews = None
         get = config.get
-        self.images_dir = get(ConfigParser.INFER, "images_dir")
-        if self.images_dir is None:
-            raise config.error(ConfigParser.INFER, "images_dir", "this key is required")
+        self.images_dir = config.require(ConfigParser.INFER, "images_dir")
         if not os.path.isdir(self.images_dir):
             raise config.error(ConfigParser.INFER, "images_dir", f"{self.images_dir} does not exist")
         if on_epoch_change:
             self.output_dir = get(ConfigParser.TRAIN, "epoch_change_infer_dir", "./epoch_change_infer")
             self.merged_dir = None
         else:
-            self.output_dir = get(ConfigParser.INFER, "output_dir")
-            if self.output_dir is None:
-                raise config.error(ConfigParser.INFER, "output_dir", "this key is required")
+            self.output_dir = config.require(ConfigParser.INFER, "output_dir")
             self.merged_dir = get(ConfigParser.INFER, "merged_dir")
         self.num_images = get(ConfigParser.TRAIN, "num_infer_images", 1)
         self.blur = bool(get(ConfigParser.INFER, "blur", False))

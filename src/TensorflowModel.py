@@ -64,10 +64,9 @@ class TensorflowModel:
 
     def model_key(self, key: str, default=None, required: bool = False):
         """`[model] key`, or a ConfigError when a required key is not set."""
-        value = self.config.get(ConfigParser.MODEL, key, default)
-        if required and value is None:
-            raise self.config.error(ConfigParser.MODEL, key, "this key is required")
-        return value
+        if required:
+            return self.config.require(ConfigParser.MODEL, key)
+        return self.config.get(ConfigParser.MODEL, key, default)
 
     def activation(self, key: str = "activation", default: str = "relu") -> str:
         """The Keras name of the activation `[model] key` gives."""

@@ -68,22 +68,17 @@ class TensorflowUNetTrainer:
         self.config: ConfigParser = load_config(config)
         get = self.config.get
         T = ConfigParser.TRAIN
-        self.epochs = self._required("epochs")
-        self.batch_size = self._required("batch_size")
-        self.model_dir = self._required("model_dir")
-        self.eval_dir = self._required("eval_dir")
+        self.epochs = self.config.require(T, "epochs")
+        self.batch_size = self.config.require(T, "batch_size")
+        self.model_dir = self.config.require(T, "model_dir")
+        self.eval_dir = self.config.require(T, "eval_dir")
         self.seed = get(T, "seed", DEFAULT_SEED)
         self.patience = get(T, "patience", 10)
         self.epoch_change_infer = bool(get(T, "epoch_change_infer", False))
         self.preview_dir = get(T, "epoch_change_infer_dir", "./epoch_change_infer")
         self.generator_mode = bool(get(ConfigParser.MODEL, "generator", False))
         self.state_dir = os.path.join(self.model_dir, "resume")
-
-    def _required(self, key: str):
-        value = self.config.get(ConfigParser.TRAIN, key)
-        if value is None:
-            raise self.config.error(ConfigParser.TRAIN, key, "this key is required")
-        return value
+        self.settings = self.training_settings()
 
     # === Run ===
 
@@ -190,7 +185,7 @@ class TensorflowUNetTrainer:
         """True to resume the previous run; else moves its results aside."""
         allowed = self.config.get(ConfigParser.TRAIN, "resume", True) is not False
         document = run_folders.read_state(self.state_dir)
-        resume, reason = run_folders.should_resume(document, self.training_settings(), self.epochs, allowed)
+        resume, reason = run_folders.should_resume(document, self.settings, self.epochs, allowed)
         config_copy = os.path.join(self.model_dir, os.path.basename(self.config.path))
         if resume:
             for folder in (self.state_dir, self.model_dir, self.eval_dir, self.preview_dir, "."):
@@ -238,7 +233,7 @@ class TensorflowUNetTrainer:
         first_sample = initial_epoch * steps * self.batch_size
         debug = None
         if get(ConfigParser.GENERATOR, "debug", True):
-            debug = GeneratorDebugWriter(self.config, self.batch_size, first_sample)
+            debug = GeneratorDebugWriter(self.config, self.batch_size, dataset.preprocessor.outputs_rgb, first_sample)
         reader = AugmentedPairReader(
             dataset, train_pairs, augmentor, self.seed,
             augment=bool(get(ConfigParser.GENERATOR, "augmentation", True)), debug_writer=debug,
@@ -273,7 +268,7 @@ class TensorflowUNetTrainer:
             )
         if self.patience > 0:
             tracked.append(keras.callbacks.EarlyStopping(patience=self.patience, verbose=1))
-        state = TrainingState(self.state_dir, self.training_settings(), tracked)
+        state = TrainingState(self.state_dir, self.settings, tracked)
         callbacks = tracked + [state]
         if get(T, "tensorboard", False):
             callbacks.insert(0, keras.callbacks.TensorBoard(log_dir=os.path.join(self.eval_dir, "tensorboard")))
