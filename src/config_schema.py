@@ -106,7 +106,8 @@ STRING = Kind("a quoted string", lambda v: isinstance(v, str))
 ANY = Kind("any literal", lambda v: True, nullable=True)
 OPTIONAL_STRING = optional(STRING)
 POSITIVE = integer(lo=1)
-COLOUR = either(STRING, list_of(integer(0, 255), length=3))
+RGB = list_of(integer(0, 255), length=3)
+COLOUR = either(STRING, RGB)
 NUMBERS = list_of(number())
 
 # Keys of models this toolkit does not build yet (spec §3.3-3.14). They are
@@ -191,6 +192,7 @@ SECTIONS: dict[str, dict[str, Kind]] = {
         "image_normalize": BOOL,
         "color_order": STRING,
         "debug": BOOL,
+        "debug_max": POSITIVE,  # NEW: how many pairs `debug` writes (default 50)
         "mask_format": STRING,
         "rgb_mask": BOOL,
         "input_normalize": BOOL,
@@ -212,9 +214,9 @@ SECTIONS: dict[str, dict[str, Kind]] = {
         "algorithm": OPTIONAL_STRING,
         "blur": BOOL,
         "blur_size": pair(POSITIVE),
-        "grayscaling": ANY,
-        "mask_colors": ANY,
-        "color_order": STRING,
+        "grayscaling": optional(either(BOOL, list_of(number(0), length=3))),
+        "mask_colors": optional(list_of(RGB)),
+        "color_order": choice("rgb", "bgr"),
         "mask_channels": POSITIVE,
         "normalized_threshold": number(0, 1),
         "classes": ANY,
@@ -228,7 +230,7 @@ SECTIONS: dict[str, dict[str, Kind]] = {
         "ksize": pair(POSITIVE),
         "mask_colorize": BOOL,
         "colorized_dir": OPTIONAL_STRING,
-        "colorized_output_format": STRING,
+        "colorized_output_format": choice("rgb", "bgr"),
         "algorithm": OPTIONAL_STRING,
         "threshold": number(0, 255),
         "binarize": BOOL,  # NEW: apply threshold/algorithm to predictions
@@ -315,21 +317,8 @@ IGNORED: dict[tuple[str, str], str] = {
 # the key to enable one is an error, not silence. Each entry is
 # (section, key) -> (test on the value, what is missing).
 UNBUILT: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
-    ("model", "num_classes"): (
-        lambda v: v not in (None, 1),
-        "multi-class segmentation is not available yet: use num_classes = 1",
-    ),
     ("train", "epoch_change_tiledinfer"): (
         bool,
         "tiled inference is not available yet",
-    ),
-    ("infer", "mask_colorize"): (
-        bool,
-        "MaskColorizedWriter is not available yet; [segmentation] colorize "
-        "colours the written masks",
-    ),
-    ("dataset", "debug"): (
-        bool,
-        "dumping the training arrays to ./dataset_images is not available",
     ),
 }
