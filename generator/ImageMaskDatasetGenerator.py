@@ -3,10 +3,13 @@
 Usage:
     python generator/ImageMaskDatasetGenerator.py IMAGES_DIR LABELS_DIR OUTPUT_DIR
         [--size 512] [--rotation 270] [--keep-empty] [--no-normalize] [--format jpg]
+        [--multi-class]
 
 Writes `OUTPUT_DIR/images/<volume>_<slice>.jpg` (or .png), `OUTPUT_DIR/masks/
 <volume>_<slice>.png` (exact values 0/255) and `OUTPUT_DIR/manifest.csv` (slice
 file, volume, slice index, source files and orientation, voxel spacing).
+With `--multi-class` the masks keep the label values as class indices
+(0..N-1, uint8 PNG; a label above 255 is an error) instead of 0/255.
 
 Per volume:
 1. Image and label are paired by file name (`<case>_0000.nii.gz` or
@@ -22,7 +25,8 @@ Per volume:
    images, nearest for masks) and rotated 270° counter-clockwise like the
    original, so a volume stored as PanSegData stores it gives the original
    converter's slices (anterior up), whatever its stored orientation.
-5. Slices whose mask is empty are skipped unless `--keep-empty`.
+5. Slices whose mask is empty (no non-zero label) are skipped unless
+   `--keep-empty`.
 """
 
 import argparse
@@ -111,9 +115,10 @@ def _read_nifti(path: str):
         raise ConversionError(f"{path}: not a readable NIfTI volume ({type(e).__name__}: {e})") from None
 
 
-def load_oriented(image_path: str, label_path: str):
-    """Image (float32) and label (uint8 0/1) arrays in L-P-I orientation,
-    the voxel spacing in that orientation, and the source orientation."""
+def load_oriented(image_path: str, label_path: str, multi_class: bool = False):
+    """Image (float32) and label (uint8: 0/1, or the class indices with
+    `multi_class`) arrays in L-P-I orientation, the voxel spacing in that
+    orientation, and the source orientation."""
     image, data = _read_nifti(image_path)
     _, mask = _read_nifti(label_path)
     data = _three_d(data.astype(np.float32, copy=False), image_path)
@@ -127,7 +132,20 @@ def load_oriented(image_path: str, label_path: str):
     zooms = np.asarray(image.header.get_zooms()[:3], dtype=float)
     spacing = tuple(round(float(zooms[int(axis)]), 4) for axis in np.argsort(transform[:, 0]))
     codes = "".join(nib.orientations.ornt2axcodes(source))
-    return np.ascontiguousarray(data), (mask > 0).astype(np.uint8), spacing, codes
+    mask = _class_indices(mask, label_path) if multi_class else (mask > 0).astype(np.uint8)
+    return np.ascontiguousarray(data), mask, spacing, codes
+
+
+def _class_indices(mask: np.ndarray, path: str) -> np.ndarray:
+    """The label values as uint8 class indices; other values are a ConversionError naming the file."""
+    values = np.unique(mask)
+    if values.size and (values[0] < 0 or values[-1] > 255):
+        raise ConversionError(f"{path}: label values {values[0]}..{values[-1]} do not fit 8-bit class "
+                              "indices 0..255")
+    fractional = values[values != np.round(values)]
+    if fractional.size:
+        raise ConversionError(f"{path}: label value {fractional[0]} is not a whole class index")
+    return mask.astype(np.uint8)
 
 
 def _three_d(array: np.ndarray, path: str) -> np.ndarray:
@@ -176,10 +194,11 @@ class ImageMaskDatasetGenerator:
         skip_empty_mask: leave out slices whose label is empty.
         normalize: percentile-normalise intensities, else clip to 0–255.
         image_format: "jpg" (quality `quality`) or "png".
+        multi_class: write the label values as class indices, not 0/255.
     """
 
     def __init__(self, size=512, rotation=270, skip_empty_mask=True, normalize=True,
-                 image_format="jpg", quality=95):
+                 image_format="jpg", quality=95, multi_class=False):
         if rotation % 90:
             raise ValueError(f"rotation must be a multiple of 90. Received: rotation={rotation}")
         if image_format not in ("jpg", "png"):
@@ -190,6 +209,7 @@ class ImageMaskDatasetGenerator:
         self.normalize = normalize
         self.image_format = image_format
         self.quality = quality
+        self.multi_class = multi_class
 
     def generate(self, images_dir: str, labels_dir: str, output_dir: str, progress=True) -> list[dict]:
         """Converts every volume pair; returns the manifest rows.
@@ -221,7 +241,7 @@ class ImageMaskDatasetGenerator:
         return rows
 
     def convert_volume(self, name, image_path, label_path, images_out, masks_out) -> list[dict]:
-        data, mask, spacing, codes = load_oriented(image_path, label_path)
+        data, mask, spacing, codes = load_oriented(image_path, label_path, self.multi_class)
         data = to_uint8(data, self.normalize)
         rows = []
         for index in range(data.shape[2]):
@@ -229,7 +249,8 @@ class ImageMaskDatasetGenerator:
                 continue
             stem = f"{name}_{index}"
             image = square_slice(data[:, :, index], self.size, self.rotation, nearest=False)
-            label = square_slice(mask[:, :, index] * 255, self.size, self.rotation, nearest=True)
+            plane = mask[:, :, index] if self.multi_class else mask[:, :, index] * 255
+            label = square_slice(plane, self.size, self.rotation, nearest=True)
             image_file = f"{stem}.{self.image_format}"
             params = [cv2.IMWRITE_JPEG_QUALITY, self.quality] if self.image_format == "jpg" else []
             _write(os.path.join(images_out, image_file), image, params)
@@ -270,11 +291,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-normalize", action="store_true", help="clip intensities to 0-255 instead")
     parser.add_argument("--format", choices=("jpg", "png"), default="jpg", help="image format (default jpg)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality (default 95)")
+    parser.add_argument("--multi-class", action="store_true",
+                        help="write masks with the label values as class indices 0..N-1 (default: 0/255)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
         generator = ImageMaskDatasetGenerator(
-            args.size, args.rotation, not args.keep_empty, not args.no_normalize, args.format, args.quality
+            args.size, args.rotation, not args.keep_empty, not args.no_normalize, args.format, args.quality,
+            args.multi_class,
         )
         rows = generator.generate(args.images_dir, args.labels_dir, args.output_dir)
     except (ConversionError, ValueError, OSError) as e:

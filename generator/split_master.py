@@ -10,6 +10,12 @@ Volumes are shuffled with a seed, so the split can be reproduced, and
 `OUTPUT_DIR/split.csv` records which volume went where. A manifest.csv in
 MASTER_DIR is copied with a `split` column added.
 
+When the file names carry no volume ids (`volume_ids.grouping`: one id for
+every file, as in `ISIC_0000001.jpg`, or a different id for every file),
+each file is its own unit, split in the same ratios with the same seeded
+shuffle, and a notice says so. Names of which some end in a slice number and
+others do not are an error.
+
 `--by-slice` reproduces the original's slice-level split for comparison; it
 puts slices of one patient in several splits, which inflates scores.
 """
@@ -27,7 +33,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.p
 from atomic import atomic_path  # noqa: E402
 from errors import DataError  # noqa: E402
 from ImageMaskDataset import pair_files  # noqa: E402
-from volume_ids import volume_id  # noqa: E402
+from volume_ids import grouping, no_ids_reason, volume_id  # noqa: E402
 
 SPLITS = ("train", "valid", "test")
 RATIOS = (0.8, 0.15)  # train and valid; test takes the rest (spec §8.2)
@@ -55,12 +61,17 @@ def split_master(master_dir: str, output_dir: str, seed: int = 137, by_slice: bo
     """Copies the pairs into OUTPUT_DIR/{train,valid,test}/{images,masks}.
 
     Returns the assignment (volume → split, or image file → split with
-    `by_slice`).
+    `by_slice` or when the names carry no volume ids).
+
+    Raises:
+        DataError: the output folder is not empty, a file has no partner, or
+            the names mix two conventions.
     """
     pairs = pair_files(os.path.join(master_dir, "images"), os.path.join(master_dir, "masks"))
     if os.path.isdir(output_dir) and os.listdir(output_dir):
         raise DataError(f"{output_dir} is not empty; choose a new output folder")
-    key = (lambda image: os.path.basename(image)) if by_slice else volume_id
+    by_file = by_slice or _carries_no_ids(master_dir, pairs)
+    key = os.path.basename if by_file else volume_id
     assignment = assign([key(image) for image, _ in pairs], seed)
     for image, mask in pairs:
         split = assignment[key(image)]
@@ -69,18 +80,29 @@ def split_master(master_dir: str, output_dir: str, seed: int = 137, by_slice: bo
             os.makedirs(folder, exist_ok=True)
             with atomic_path(os.path.join(folder, os.path.basename(source))) as tmp:
                 shutil.copy2(source, tmp)
-    _write_split_csv(output_dir, pairs, assignment, key, by_slice)
+    _write_split_csv(output_dir, pairs, assignment, key, by_file)
     _copy_manifest(master_dir, output_dir, pairs, assignment, key)
     return assignment
 
 
-def _write_split_csv(output_dir, pairs, assignment, key, by_slice) -> None:
+def _carries_no_ids(master_dir, pairs) -> bool:
+    """True, with a notice, when every file is its own unit (`grouping`)."""
+    images = [image for image, _ in pairs]
+    if grouping(images) == "volume":
+        return False
+    # No patients to keep apart, so no leakage warning: only what was done.
+    print(f"=== The file names in {os.path.join(master_dir, 'images')} carry no volume ids "
+          f"({no_ids_reason(images)}): splitting by file, each file its own unit")
+    return True
+
+
+def _write_split_csv(output_dir, pairs, assignment, key, by_file) -> None:
     slices: dict[str, int] = {}
     for image, _ in pairs:
         slices[key(image)] = slices.get(key(image), 0) + 1
     with atomic_path(os.path.join(output_dir, "split.csv")) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["slice" if by_slice else "volume", "split", "slices"])
+        writer.writerow(["slice" if by_file else "volume", "split", "slices"])
         for unit in sorted(assignment):
             writer.writerow([unit, assignment[unit], slices[unit]])
 
@@ -118,13 +140,20 @@ def main(argv: list[str]) -> int:
     except (DataError, OSError) as e:
         print(f"ERROR: {e}", file=sys.stderr)
         return 1
-    unit = "slices" if args.by_slice else "volumes"
+    counts = {split: _count_images(args.output_dir, split) for split in SPLITS}
+    # One unit per image: split by file. Volume units never are, as some volume has two files.
+    by_file = len(assignment) == sum(counts.values())
+    unit = "slices" if args.by_slice else "files" if by_file else "volumes"
     for split in SPLITS:
-        members = sorted(u for u, s in assignment.items() if s == split)
-        count = len(os.listdir(os.path.join(args.output_dir, split, "images"))) if members else 0
-        print(f"num_{split:<5} {count:5d} images from {len(members)} {unit}")
+        members = sum(1 for s in assignment.values() if s == split)
+        print(f"num_{split:<5} {counts[split]:5d} images from {members} {unit}")
     print(f"=== Wrote {os.path.join(args.output_dir, 'split.csv')}")
     return 0
+
+
+def _count_images(output_dir: str, split: str) -> int:
+    folder = os.path.join(output_dir, split, "images")
+    return len(os.listdir(folder)) if os.path.isdir(folder) else 0
 
 
 if __name__ == "__main__":

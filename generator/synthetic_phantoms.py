@@ -1,11 +1,14 @@
 """Synthetic T1-weighted abdominal MRI volumes with a pancreas label: the demo dataset.
 
 Usage:
-    python generator/synthetic_phantoms.py OUTPUT_DIR [--count 36] [--seed 137]
+    python generator/synthetic_phantoms.py OUTPUT_DIR [--count 36] [--seed 137] [--kidneys]
 
 Writes `OUTPUT_DIR/imagesTr/phantom_NNN_0000.nii.gz` (float32, roughly 0-1500)
 and `OUTPUT_DIR/labelsTr/phantom_NNN.nii.gz` (uint8, 1 = pancreas), the layout
 `ImageMaskDatasetGenerator.py` reads. Volume NNN depends only on (seed, NNN).
+`--kidneys` adds a second class, 2 = kidneys (cortex, medulla and sinus fat),
+for multi-class work; the images, and the default labels, stay byte for byte
+the same.
 
 Each axial slice is drawn in a display frame D (rows anterior -> posterior,
 columns patient's left -> right, so the liver is on the right of the image),
@@ -50,6 +53,7 @@ _SOFT = np.zeros(256, bool)  # organs that keep a fat gap from the pancreas
 _SOFT[[_T.liver, _T.gallbladder, _T.spleen, _T.kidney_cortex, _T.kidney_medulla, _T.renal_sinus,
        _T.stomach_wall, _T.stomach_content, _T.gas, _T.bowel_wall, _T.duodenum]] = True
 _SOFT[BOWEL0:] = True
+_KIDNEY = [_T.kidney_cortex, _T.kidney_medulla, _T.renal_sinus]  # label 2 with `kidneys`
 
 
 def _u(rng, low, high):
@@ -467,25 +471,29 @@ def _finish(tissues, lut, rng):
     return np.round(np.sqrt(real * real + imaginary * imaginary)).astype(np.float32)
 
 
-def render_phantom(seed: int, index: int, shape=(192, 192, 28), spacing=(1.6, 1.6, 4.0)):
+def render_phantom(seed: int, index: int, shape=(192, 192, 28), spacing=(1.6, 1.6, 4.0), kidneys=False):
     """(image float32, label uint8, tissue map uint8), each (H, W, nz) in the display frame.
 
     `image[:, :, k]` is slice k (superior first) with anterior at the top and
-    the patient's left at column 0; shape is (W, H, nz) in voxels."""
+    the patient's left at column 0; shape is (W, H, nz) in voxels. The label
+    is 1 = pancreas, and 2 = kidneys with `kidneys`."""
     tissues, lut, rng = render_tissues(seed, index, shape, spacing)
     label = (tissues == _T.pancreas).astype(np.uint8)
+    if kidneys:
+        # Tissue codes are exclusive, so the kidneys never overlap the pancreas.
+        label[np.isin(tissues, _KIDNEY)] = 2
     return _finish(tissues, lut, rng), label, tissues
 
 
-def phantom_lpi(seed: int, index: int, shape=(192, 192, 28), spacing=(1.6, 1.6, 4.0)):
+def phantom_lpi(seed: int, index: int, shape=(192, 192, 28), spacing=(1.6, 1.6, 4.0), kidneys=False):
     """(image, label) arrays of shape `shape` in L-P-I voxel orientation."""
-    image, label, _ = render_phantom(seed, index, shape, spacing)
+    image, label, _ = render_phantom(seed, index, shape, spacing, kidneys)
     return tuple(np.ascontiguousarray(np.rot90(a, k=1, axes=(0, 1))) for a in (image, label))
 
 
-def stored_arrays(seed: int, index: int, shape=(192, 192, 28), spacing=(1.6, 1.6, 4.0)):
+def stored_arrays(seed: int, index: int, shape=(192, 192, 28), spacing=(1.6, 1.6, 4.0), kidneys=False):
     """(image, label, affine) exactly as volume `index` is stored (R-A-S when index % 4 == 3)."""
-    image, label = phantom_lpi(seed, index, shape, spacing)
+    image, label = phantom_lpi(seed, index, shape, spacing, kidneys)
     sx, sy, sz = (float(s) for s in spacing)
     if index % 4 == 3:
         flip = (slice(None, None, -1),) * 3
@@ -504,8 +512,11 @@ def _save(array, affine, path, description):
 
 def write_phantoms(output_dir: str, count: int = 36, seed: int = 137,
                    shape: tuple[int, int, int] = (192, 192, 28),
-                   spacing: tuple[float, float, float] = (1.6, 1.6, 4.0)) -> list[tuple[str, str]]:
+                   spacing: tuple[float, float, float] = (1.6, 1.6, 4.0),
+                   kidneys: bool = False) -> list[tuple[str, str]]:
     """Writes `count` phantom image/label NIfTI pairs; returns their (image, label) paths in order.
+
+    With `kidneys` the labels also hold 2 = kidneys; the images do not change.
 
     Raises:
         FileExistsError: `imagesTr` or `labelsTr` under `output_dir` already holds files.
@@ -524,12 +535,12 @@ def write_phantoms(output_dir: str, count: int = 36, seed: int = 137,
         os.makedirs(folder, exist_ok=True)
     pairs = []
     for index in range(count):
-        image, label, affine = stored_arrays(seed, index, shape, spacing)
+        image, label, affine = stored_arrays(seed, index, shape, spacing, kidneys)
         paths = (os.path.join(folders[0], f"phantom_{index:03d}_0000.nii.gz"),
                  os.path.join(folders[1], f"phantom_{index:03d}.nii.gz"))
         tag = f"synthetic pancreas phantom seed={seed} index={index}"
         _save(image, affine, paths[0], tag)
-        _save(label, affine, paths[1], tag + " label")
+        _save(label, affine, paths[1], tag + (" label 1=pancreas 2=kidneys" if kidneys else " label"))
         pairs.append(paths)
     return pairs
 
@@ -542,15 +553,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("output_dir", help="folder for imagesTr/ and labelsTr/ (created; must be empty)")
     parser.add_argument("--count", type=int, default=36, help="number of volumes (default 36)")
     parser.add_argument("--seed", type=int, default=137, help="random seed (default 137)")
+    parser.add_argument("--kidneys", action="store_true",
+                        help="also label the kidneys, as 2 (pancreas stays 1); the images do not change")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        write_phantoms(args.output_dir, args.count, args.seed)
+        write_phantoms(args.output_dir, args.count, args.seed, kidneys=args.kidneys)
     except (FileExistsError, ValueError, OSError) as e:
         print(f"ERROR: {e}", file=sys.stderr)
         return 1
     volumes = f"{args.count} phantom volume{'s' * (args.count != 1)}"
-    print(f"wrote {volumes} (192x192x28 voxels, 1.6x1.6x4.0 mm, seed {args.seed}) to {args.output_dir} "
+    labels = ", labels 1 = pancreas and 2 = kidneys" if args.kidneys else ""
+    print(f"wrote {volumes} (192x192x28 voxels, 1.6x1.6x4.0 mm, seed {args.seed}{labels}) to {args.output_dir} "
           f"in {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -11,6 +11,7 @@ import pytest
 import split_master
 from DatasetStatistics import DatasetStatistics
 from ImageMaskDatasetGenerator import ConversionError, ImageMaskDatasetGenerator, main as convert_main
+from synthetic_phantoms import write_phantoms
 from volume_ids import volume_id
 
 
@@ -157,6 +158,15 @@ def make_master(folder, volumes=10, slices=3):
         writer.writerows(rows)
 
 
+def make_flat_master(folder, names):
+    """A master folder of single 2-D images, one per name."""
+    for kind in ("images", "masks"):
+        os.makedirs(os.path.join(folder, kind), exist_ok=True)
+    for i, name in enumerate(names):
+        cv2.imwrite(os.path.join(folder, "images", name + ".jpg"), np.full((8, 8), i, np.uint8))
+        cv2.imwrite(os.path.join(folder, "masks", name + ".png"), np.zeros((8, 8), np.uint8))
+
+
 def split_volumes(out):
     return {s: {volume_id(n) for n in os.listdir(os.path.join(out, s, "images"))} for s in split_master.SPLITS}
 
@@ -231,3 +241,57 @@ def test_case_names_ending_in_four_digits_pair_exactly(tmp_path):
         save(tmp_path / "labelsTr", f"{case}.nii.gz", label, affine)
     rows = convert(tmp_path, tmp_path / "out", size=32)
     assert sorted({r["volume"] for r in rows}) == ["PANCREAS_0001", "PANCREAS_0002"]
+
+
+def test_names_without_volume_ids_are_split_by_file(tmp_path, capsys):
+    names = [f"ISIC_{i:07d}" for i in range(10)]  # volume_id gives ISIC for every file
+    make_flat_master(tmp_path / "master", names)
+    assert split_master.main([str(tmp_path / "master"), str(tmp_path / "a"), "--seed", "3"]) == 0
+    out, err = capsys.readouterr()
+    assert out.count("carry no volume ids") == 1 and "splitting by file" in out
+    assert "(all 10 give the one id 'ISIC')" in out and not err  # no leakage warning
+    assert "num_train     8 images from 8 files" in out and "num_valid     1 images from 1 files" in out
+    with open(tmp_path / "a/split.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["slice"] for r in rows] == [n + ".jpg" for n in names] and {r["slices"] for r in rows} == {"1"}
+    files = {s: sorted(os.listdir(tmp_path / "a" / s / "images")) for s in split_master.SPLITS}
+    assert [len(files[s]) for s in split_master.SPLITS] == [8, 1, 1]  # the volume ratios, applied to files
+    assert {r["slice"]: r["split"] for r in rows} == {n: s for s, group in files.items() for n in group}
+    again = split_master.split_master(str(tmp_path / "master"), str(tmp_path / "b"), seed=3)
+    assert again == {r["slice"]: r["split"] for r in rows}  # the same seeded shuffle
+
+
+def test_mixed_names_stop_the_split(tmp_path, capsys):
+    make_flat_master(tmp_path / "master", ["a_1", "a_2", "b_1", "b_2", "scan", "photo"])
+    assert split_master.main([str(tmp_path / "master"), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ERROR: the file names in ") and "mix two conventions" in err
+    assert "a_1.jpg, a_2.jpg, b_1.jpg" in err and "photo.jpg, scan.jpg" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def kidney_phantoms(tmp_path_factory):
+    out = tmp_path_factory.mktemp("kidneys")
+    write_phantoms(str(out), count=1, seed=7, shape=(48, 40, 8), kidneys=True)
+    return out
+
+
+def test_multi_class_masks_keep_the_label_values(kidney_phantoms, tmp_path):
+    rows = convert(kidney_phantoms, tmp_path / "multi", size=32, multi_class=True)
+    values = [set(np.unique(read(tmp_path / "multi/masks" / r["mask"]))) for r in rows]
+    assert all(v <= {0, 1, 2} and v != {0} for v in values)  # every kept slice has some label
+    assert any(2 in v for v in values) and any(1 in v for v in values)
+    binary = convert(kidney_phantoms, tmp_path / "binary", size=32)
+    assert [r["image"] for r in binary] == [r["image"] for r in rows]  # the same non-empty slices
+    for row in binary:
+        assert set(np.unique(read(tmp_path / "binary/masks" / row["mask"]))) == {0, 255}
+
+
+def test_multi_class_labels_above_255_are_named(tmp_path):
+    image, label = phantom_lpi()
+    write_case(tmp_path, "big", image, label.astype(np.uint16) * 300, np.diag([-1.0, -1.0, -1.0, 1.0]))
+    with pytest.raises(ConversionError, match=r"big.nii.gz: label values 0..300 do not fit"):
+        convert(tmp_path, tmp_path / "out", size=32, multi_class=True)
+    args = [str(tmp_path / "imagesTr"), str(tmp_path / "labelsTr"), str(tmp_path / "cli"), "--multi-class"]
+    assert convert_main(args) == 1

@@ -34,8 +34,8 @@ def default_volumes():
 
 def test_interface_defaults():
     params = inspect.signature(write_phantoms).parameters
-    assert [p for p in params] == ["output_dir", "count", "seed", "shape", "spacing"]
-    assert params["count"].default == 36 and params["seed"].default == 137
+    assert [p for p in params] == ["output_dir", "count", "seed", "shape", "spacing", "kidneys"]
+    assert params["count"].default == 36 and params["seed"].default == 137 and params["kidneys"].default is False
     assert params["shape"].default == (192, 192, 28) and params["spacing"].default == (1.6, 1.6, 4.0)
 
 
@@ -128,6 +128,21 @@ def test_intensities_are_mri_like(default_volumes):
     assert max(scales) / min(scales) > 1.2, "global intensity scaling varies between volumes"
 
 
+def test_kidneys_are_a_second_class_and_change_nothing_else(small_set, tmp_path):
+    _, plain = small_set
+    pairs = write_phantoms(str(tmp_path / "k"), count=2, seed=7, shape=SMALL, spacing=SPACING, kidneys=True)
+    kidney_tissue = [TISSUES[name] for name in ("kidney_cortex", "kidney_medulla", "renal_sinus")]
+    for i, ((image_k, label_k), (image_p, label_p)) in enumerate(zip(pairs, plain)):
+        (_, with_kidneys), (_, pancreas_only) = _load(label_k), _load(label_p)
+        assert set(np.unique(with_kidneys)) == {0, 1, 2} and set(np.unique(pancreas_only)) == {0, 1}
+        np.testing.assert_array_equal(with_kidneys == 1, pancreas_only == 1)  # pancreas unchanged, disjoint
+        assert (with_kidneys == 2).any(axis=(0, 1)).sum() >= SMALL[2] // 2  # the kidneys span the slab
+        assert _load(image_k)[1].tobytes() == _load(image_p)[1].tobytes()
+        _, _, tissues = render_phantom(7, i, SMALL, SPACING)
+        _, label, _ = render_phantom(7, i, SMALL, SPACING, kidneys=True)
+        np.testing.assert_array_equal(label == 2, np.isin(tissues, kidney_tissue))
+
+
 def test_refuses_non_empty_output_folders(tmp_path):
     for folder in ("imagesTr", "labelsTr"):
         out = tmp_path / folder
@@ -146,6 +161,9 @@ def test_cli(tmp_path, capsys):
     line = capsys.readouterr().out.strip()
     assert line.startswith("wrote 1 phantom volume") and str(tmp_path / "cli") in line
     assert os.listdir(tmp_path / "cli" / "labelsTr") == ["phantom_000.nii.gz"]
+    assert synthetic_phantoms.main([str(tmp_path / "two"), "--count", "1", "--kidneys"]) == 0
+    assert "labels 1 = pancreas and 2 = kidneys" in capsys.readouterr().out
+    assert set(np.unique(_load(str(tmp_path / "two" / "labelsTr" / "phantom_000.nii.gz"))[1])) == {0, 1, 2}
     assert synthetic_phantoms.main([str(tmp_path / "cli")]) == 1
     assert "already contains files" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
