@@ -125,8 +125,10 @@ class ImageMaskAugmentor:
             radius = self._get(kind, "radius", 0.5)
             amount = self._get(kind, "amount", default_amount)
             for index, center in enumerate(self._get(kind, "centers", [(0.5, 0.5)]), start=101):
+                # Bound now: the pincushion pass rebinds radius and amount.
                 self._add(f"{kind[:4]}distorted_{index}_{radius}_{amount}_",
-                          lambda i, m, r, c=tuple(center): aug.radial(i, m, c, radius, amount))
+                          lambda i, m, r, c=tuple(center), radius=radius, amount=amount:
+                          aug.radial(i, m, c, radius, amount))
 
     def _intensity(self):
         if self._switch("sharpening", False):

@@ -182,6 +182,34 @@ def test_defaults_and_every_switch():
     assert "deformed_alpha_100_sigmoid_8_" in prefixes
 
 
+def test_barrel_and_pincushion_each_apply_their_own_sections_settings():
+    settings = {
+        "barrdistortion": {"radius": 0.3, "amount": 0.3, "centers": [(0.5, 0.4), (0.6, 0.6)]},
+        "pincdistortion": {"radius": 0.45, "amount": -0.7, "centers": [(0.55, 0.45)]},
+    }
+    sections = {
+        "model": small_model_section(32),
+        "augmentor": {"hflip": False, "vflip": False, "rotation": False, "shrinks": [],
+                      "barrdistortion": True, "pincdistortion": True},
+        **settings,
+    }
+    variants = ImageMaskAugmentor(ConfigParser.from_string(config_text(sections))).variants
+    assert [v.prefix for v in variants] == [
+        "barrdistorted_101_0.3_0.3_", "barrdistorted_102_0.3_0.3_", "pincdistorted_101_0.45_-0.7_",
+    ]
+    expected = [(kind, tuple(c)) for kind in settings for c in settings[kind]["centers"]]
+    image, mask = disc_pair()
+    for variant, (kind, center) in zip(variants, expected):
+        got_image, got_mask = variant.apply(image, mask, np.random.default_rng(0))
+        section = settings[kind]
+        want_image, want_mask = aug.radial(image, mask, center, section["radius"], section["amount"])
+        np.testing.assert_array_equal(got_image, want_image, err_msg=variant.prefix)
+        np.testing.assert_array_equal(got_mask, want_mask, err_msg=variant.prefix)
+    # The two sections' settings really give different outputs, so the check above can fail.
+    other = aug.radial(image, mask, expected[0][1], 0.45, -0.7)[1]
+    assert not np.array_equal(variants[0].apply(image, mask, None)[1], other)
+
+
 def test_draws_are_uniform_over_the_original_and_each_variant():
     augmentor = ImageMaskAugmentor(ConfigParser(PANCREAS_CONFIG))
     rng = np.random.default_rng(0)
