@@ -1,12 +1,14 @@
-"""Finds the image/mask pairs of a split and reads one pair.
+"""Finds the image/mask pairs of a split, reads one pair, and checks a split.
 
 Images and masks are paired by file stem (`a.jpg` with `a.png`), never by
-position in two sorted lists as the original did. Masks come out as 0/1:
-with `[mask] binarize = False` a pixel is foreground when its grey value is
-at least 128 (the original took any non-zero value, JPEG fringe included);
-with `binarize = True`, `threshold` and `algorithm` apply as in spec §5.3.
-`[mask] blur` box-blurs the binarised mask, and the 128 cut then smooths its
-outline. Masks are always resized nearest-neighbour.
+position in two sorted lists as the original did. Masks are resized
+nearest-neighbour and become class maps through the codec that
+`[dataset] datasetclass`, `[model] num_classes` and `[mask]` choose
+(mask_codecs.py): 0/1 for one class, 0…N−1 for N classes.
+
+`check_split` decodes every pair of a split once, before training, and stops
+with one line naming files and the `[mask]` key to set when masks would read
+as empty under the rule in force.
 """
 
 import os
@@ -15,20 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 
-import named_objects
-from binarize import binarize
+import mask_codecs
 from ConfigParser import ConfigParser
 from errors import DataError
 from ImagePreprocessor import ImagePreprocessor, is_image_file, read_file
 
-# The original's dataset classes; all of them read through this one class.
-DATASET_CLASSES = (
-    "ImageMaskDataset",
-    "BaseImageMaskDataset",
-    "NormalizedImageMaskDataset",
-    "RGB2GrayscaleImageMaskDataset",
-)
-FOREGROUND = 128
+# A mask counts as "not blank" from this many non-zero pixels (and 0.1 % of its pixels).
+NOT_BLANK_PIXELS, NOT_BLANK_FRACTION = 20, 0.001
 
 
 def list_images(folder: str) -> dict[str, str]:
@@ -84,24 +79,8 @@ class ImageMaskDataset:
 
     def __init__(self, config: ConfigParser):
         self.config = config
-        name = config.get(ConfigParser.DATASET, "datasetclass", "ImageMaskDataset")
-        if name not in DATASET_CLASSES:
-            raise config.error(
-                ConfigParser.DATASET, "datasetclass", f"expected one of {', '.join(DATASET_CLASSES)}"
-            )
         self.preprocessor = ImagePreprocessor(config)
-        self.binarize = bool(config.get(ConfigParser.MASK, "binarize", False))
-        self.algorithm = named_objects.lookup(
-            config, ConfigParser.MASK, "algorithm", named_objects.THRESHOLDS
-        )
-        self.threshold = config.get(ConfigParser.MASK, "threshold")
-        automatic = self.algorithm in (cv2.THRESH_OTSU, cv2.THRESH_TRIANGLE)
-        if self.binarize and self.threshold is None and not automatic:
-            raise config.error(
-                ConfigParser.MASK, "threshold", "binarize = True needs a threshold"
-            )
-        self.blur = bool(config.get(ConfigParser.MASK, "blur", False))
-        self.blur_size = tuple(config.get(ConfigParser.MASK, "blur_size", (3, 3)))
+        self.codec = mask_codecs.make_codec(config)
 
     def folders(self, section: str) -> tuple[str, str]:
         """The image and mask folders a section names."""
@@ -121,20 +100,52 @@ class ImageMaskDataset:
                 raise self.config.error(section, key, f"{folder} does not exist")
         return pair_files(image_dir, mask_dir)
 
-    def check_files(self, pairs: list[tuple[str, str]]) -> None:
-        """Decodes every image and mask once, in parallel, before any training.
+    def check_split(self, pairs: list[tuple[str, str]], section: str, need_foreground: bool = False):
+        """Decodes every pair of a split once, in parallel, and prints what its masks hold.
+
+        Args:
+            pairs: the split's (image, mask) paths.
+            section: its config section, for messages.
+            need_foreground: fail when every mask is empty (the training split).
+
+        Returns:
+            the split's summed `MaskSummary`.
 
         Raises:
-            DataError: listing each unreadable file and each mask whose size
-                differs from its image's (the last line names one of them).
+            DataError: listing unreadable files and masks whose size differs
+                from their image's; or naming masks that are not blank but
+                have no foreground under the rule in force, with the `[mask]`
+                key to set (always in the last line).
         """
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            problems = [p for p in pool.map(lambda pair: _problem(*pair), pairs) if p]
+            results = list(pool.map(lambda pair: self._inspect(*pair), pairs))
+        problems = [problem for problem, _ in results if problem]
         if len(problems) == 1:
             raise DataError(problems[0])
         if problems:
             shown = "\n".join(problems[:10]) + (f"\n(and {len(problems) - 10} more)" if len(problems) > 10 else "")
             raise DataError(f"{len(problems)} of {len(pairs)} image/mask pairs cannot be used:\n{shown}")
+        summary = MaskSummary(section, self.codec)
+        for (_, mask_path), (_, stats) in zip(pairs, results):
+            summary.add(mask_path, stats)
+        print(summary.describe())
+        summary.check(need_foreground)
+        return summary
+
+    def _inspect(self, image_path: str, mask_path: str):
+        """(why the pair cannot be used or None, the mask's stats or None)."""
+        try:
+            size = read_file(image_path).shape[:2]
+            _, mask_size, stats = self.codec.read(mask_path, self.model_size, inspect=True)
+        except DataError as e:
+            return str(e), None
+        if size != mask_size:
+            return _size_mismatch(image_path, mask_path, size, mask_size), None
+        return None, stats
+
+    @property
+    def model_size(self) -> tuple[int, int]:
+        return self.preprocessor.width, self.preprocessor.height
 
     def read_pair(self, image_path: str, mask_path: str, normalize: bool = True):
         """The model-sized image and its (H, W, 1) uint8 0/1 mask.
@@ -151,31 +162,70 @@ class ImageMaskDataset:
         return image, mask
 
     def read_mask(self, path: str) -> tuple[np.ndarray, tuple[int, int]]:
-        """The (H, W, 1) 0/1 mask at model size, and the file's (height, width)."""
-        gray = read_file(path, cv2.IMREAD_GRAYSCALE)
-        size = gray.shape[:2]
-        p = self.preprocessor
-        gray = cv2.resize(gray, (p.width, p.height), interpolation=cv2.INTER_NEAREST)
-        cut = FOREGROUND
-        if self.binarize:
-            gray = binarize(gray, self.algorithm, self.threshold)
-            if self.algorithm == cv2.THRESH_TRUNC:
-                cut = 1  # min(v, threshold) is no binarisation: any non-zero value, as the original
-        if self.blur:
-            gray = cv2.blur(gray, self.blur_size)
-        return (gray >= cut).astype(np.uint8)[..., np.newaxis], size
+        """The (H, W, 1) uint8 class map at model size, and the file's (height, width)."""
+        labels, size, _ = self.codec.read(path, self.model_size)
+        return labels[..., np.newaxis], size
+
+
+class MaskSummary:
+    """What the masks of one split hold, added up file by file."""
+
+    def __init__(self, section: str, codec: mask_codecs.MaskCodec):
+        self.section, self.codec = section, codec
+        self.files = 0
+        self.pixels = 0
+        self.class_pixels = np.zeros(codec.num_classes, np.int64)
+        self.values: set = set()
+        self.unmatched = self.unmatched_files = 0
+        self.empty_but_not_blank: list[tuple[str, frozenset]] = []
+        self.rules: dict[str, str] = {}
+
+    def add(self, path: str, stats: mask_codecs.MaskStats) -> None:
+        self.files += 1
+        self.pixels += stats.pixels
+        self.class_pixels += stats.class_pixels
+        self.values |= stats.values
+        self.unmatched += stats.unmatched
+        self.unmatched_files += stats.unmatched > 0
+        rule = self.codec.rule(path)
+        self.rules.setdefault(rule, path)
+        if stats.foreground == 0 and stats.nonzero >= max(NOT_BLANK_PIXELS, NOT_BLANK_FRACTION * stats.pixels):
+            self.empty_but_not_blank.append((path, stats.values))
+
+    @property
+    def foreground_fraction(self) -> float:
+        return float(self.class_pixels[1:].sum()) / max(self.pixels, 1)
+
+    def describe(self) -> str:
+        """One line: files, foreground share (per class), values, rule, unmatched colours."""
+        share = f"foreground {100 * self.foreground_fraction:.2f}% of pixels"
+        if self.codec.num_classes > 2:
+            share += " (" + ", ".join(f"class {k} {100 * n / max(self.pixels, 1):.2f}%"
+                                      for k, n in enumerate(self.class_pixels) if k) + ")"
+        line = f"=== [{self.section}] {self.files} masks: {share}"
+        if self.values:
+            line += f"; values {mask_codecs.describe_values(self.values)}"
+        line += "; " + "; ".join(self.rules)
+        if self.unmatched:
+            line += (f"; {self.unmatched} pixels in {self.unmatched_files} masks match no colour of "
+                     "[mask] mask_colors and are background")
+        return line
+
+    def check(self, need_foreground: bool) -> None:
+        if self.empty_but_not_blank:
+            count = len(self.empty_but_not_blank)
+            examples = ", ".join(f"{os.path.basename(p)} (values {mask_codecs.describe_values(v)})"
+                                 if v else os.path.basename(p) for p, v in self.empty_but_not_blank[:3])
+            raise DataError(
+                f"{count} of {self.files} [{self.section}] masks have non-zero pixels but no foreground under "
+                f"the rule in force ({'; '.join(self.rules)}), e.g. {examples} in "
+                f"{os.path.dirname(self.empty_but_not_blank[0][0])}: {self.codec.fix}")
+        if need_foreground and self.files and not self.class_pixels[1:].any():
+            raise DataError(
+                f"every one of the {self.files} [{self.section}] masks is empty under the rule in force "
+                f"({'; '.join(self.rules)}): check [{self.section}] mask_datapath, or {self.codec.fix}")
 
 
 def _size_mismatch(image_path, mask_path, size, mask_size) -> str:
     return (f"{mask_path}: mask is {mask_size[1]}x{mask_size[0]} but its image "
             f"{os.path.basename(image_path)} is {size[1]}x{size[0]}")
-
-
-def _problem(image_path: str, mask_path: str) -> str | None:
-    """Why a pair cannot be used, or None."""
-    try:
-        size = read_file(image_path).shape[:2]
-        mask_size = read_file(mask_path, cv2.IMREAD_GRAYSCALE).shape[:2]
-    except DataError as e:
-        return str(e)
-    return None if size == mask_size else _size_mismatch(image_path, mask_path, size, mask_size)

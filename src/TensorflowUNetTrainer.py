@@ -23,12 +23,14 @@ from BestModelCheckpoint import BestModelCheckpoint, checkpoint_path
 from cli import run
 from ConfigParser import ConfigParser, ConfigWarning, load_config
 from data_pipeline import AugmentedPairReader, PairReader, make_dataset, make_stream, reraise_data_errors
+from DatasetDebugWriter import DatasetDebugWriter
 from EpochChangeCallback import BREAK_FILE, EpochChangeCallback
 from EpochChangeInferencer import EpochChangeInferencer
 from GeneratorDebugWriter import GeneratorDebugWriter
 from ImageMaskAugmentor import ImageMaskAugmentor
 from ImageMaskDataset import ImageMaskDataset
 from ModelRegistry import create_model
+from SeedResetCallback import SeedResetCallback
 from StopOnInterrupt import StopOnInterrupt
 from TrainingState import TrainingState
 from volume_ids import split_by_volume
@@ -44,6 +46,7 @@ NOT_TRAINING_KEYS = {
     ("train", "epoch_change_tiledinfer"), ("train", "epoch_change_tiledinfer_dir"),
     ("train", "best_model_file"), ("train", "save_model_file"), ("train", "show_history"),
     ("eval", "batch_size"), ("eval", "output_dir"),
+    ("dataset", "debug"), ("dataset", "debug_max"),
     ("generator", "debug"), ("generator", "verbose"),
     ("generator", "generated_images_dir"), ("generator", "generated_masks_dir"),
 }
@@ -86,6 +89,8 @@ class TensorflowUNetTrainer:
         print("==== train")
         keras.utils.set_random_seed(self.seed)
         dataset, train_pairs, valid_pairs, augmentor = self.check_inputs()
+        if self.config.get(ConfigParser.DATASET, "debug", False):
+            DatasetDebugWriter(self.config, dataset).write(train_pairs)
         model = create_model(self.config).model
         state, callbacks = self.create_callbacks(model)
         # Everything this run reads is checked; only now are earlier results moved aside.
@@ -119,7 +124,8 @@ class TensorflowUNetTrainer:
         dataset = ImageMaskDataset(self.config)
         train_pairs, valid_pairs = self.create_splits(dataset)
         started = time.perf_counter()
-        dataset.check_files(train_pairs + valid_pairs)
+        dataset.check_split(train_pairs, ConfigParser.TRAIN, need_foreground=True)
+        dataset.check_split(valid_pairs, ConfigParser.EVAL)
         print(f"=== Checked {len(train_pairs)} training and {len(valid_pairs)} validation image/mask "
               f"pairs in {time.perf_counter() - started:.1f} s")
         augmentor = None
@@ -272,6 +278,9 @@ class TensorflowUNetTrainer:
         callbacks = tracked + [state]
         if get(T, "tensorboard", False):
             callbacks.insert(0, keras.callbacks.TensorBoard(log_dir=os.path.join(self.eval_dir, "tensorboard")))
+        if get(T, "seedreset_callback", False):
+            # First, so that nothing of an epoch draws a random number before the reseed.
+            callbacks.insert(0, SeedResetCallback(self.seed))
         metrics = get(T, "metrics", ["accuracy", "val_accuracy"])
         callbacks.append(EpochChangeCallback(self.eval_dir, metrics, state, HISTORY_FILE))
         if self.epoch_change_infer:
