@@ -1,5 +1,5 @@
 """Predicts a few images after every epoch, so a researcher can watch the
-masks form (spec §6.2): `Epoch_<n>_<stem>.jpg` (n from 1) for the first
+masks form (spec §6.2): `Epoch_<n>_<stem>.jpg` (n from 1; `.png` in class colours for N > 1 classes) for the first
 `[train] num_infer_images` images (sorted) of `[infer] images_dir`, written
 to `[train] epoch_change_infer_dir` by the same Inferencer as `3.infer`.
 """
@@ -44,8 +44,4 @@ class EpochChangeInferencer(keras.callbacks.Callback):
             warnings.warn(f"could not write the previews of epoch {epoch + 1} ({e})", OutputWarning, stacklevel=2)
 
     def _previews_exist(self, epoch: int) -> bool:
-        folder = self.inferencer.output_dir
-        return all(
-            os.path.exists(os.path.join(folder, self.inferencer.output_name(f, epoch) + ".jpg"))
-            for f in self.inferencer.files()
-        )
+        return all(os.path.exists(self.inferencer.output_path(f, epoch)) for f in self.inferencer.files())

@@ -40,16 +40,22 @@ class GrayScaleImageWriter:
         Returns:
             the written image as an (height, width, 3) RGB array.
         """
-        gray = np.clip(np.asarray(data, np.float32).squeeze(-1) if data.ndim == 3 else data, 0, 1)
-        image = Image.fromarray((gray * 255).astype(np.uint8)).resize(size, Image.BICUBIC)
+        image = self.picture(data, size)
         if self.verbose:
             print(f"== resized to {size}")
-        if self.threshold is not None:
-            image = Image.fromarray(self.threshold(np.asarray(image)))
-        image = ImageOps.colorize(image, self.black, self.white) if self.colorize else image.convert("RGB")
         path = os.path.join(output_dir, name + ".jpg")
         with atomic_path(path) as tmp:
             image.save(tmp, format="JPEG")
         if self.verbose:
             print(f"=== Saved {path}")
         return np.asarray(image)
+
+    def picture(self, data: np.ndarray, size: tuple[int, int], colorize: bool | None = None) -> Image.Image:
+        """The RGB picture `save_resized` writes (`colorize` overrides the writer's)."""
+        gray = np.clip(np.asarray(data, np.float32).squeeze(-1) if data.ndim == 3 else data, 0, 1)
+        image = Image.fromarray((gray * 255).astype(np.uint8)).resize(size, Image.BICUBIC)
+        if self.threshold is not None:
+            image = Image.fromarray(self.threshold(np.asarray(image)))
+        if self.colorize if colorize is None else colorize:
+            return ImageOps.colorize(image, self.black, self.white)
+        return image.convert("RGB")

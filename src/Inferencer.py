@@ -2,16 +2,22 @@
 and for the per-epoch previews of training alike.
 
 Each image is read exactly as in training (ImagePreprocessor), predicted in
-small batches, and written by GrayScaleImageWriter as `<output_dir>/<stem>.jpg`
-at the image's own size: the soft probability map unless `[infer] binarize`
-(new) applies `threshold`/`algorithm`, optionally Gaussian-blurred
-(`[infer] blur`, `ksize`) and colourised per `[segmentation]`. With
-`[infer] merged_dir`, the mask is also overlaid on the input (saturating
-addition) under the input's file name. Folders are created if needed and
-never emptied; same-name files are replaced atomically.
+small batches, optionally Gaussian-blurred (`[infer] blur`, `ksize`), and
+written at the image's own size. One class: GrayScaleImageWriter writes
+`<output_dir>/<stem>.jpg`, the soft probability map unless `[infer]
+binarize` (new) applies `threshold`/`algorithm`, colourised per
+`[segmentation]`. N > 1 classes: `<output_dir>/<stem>.png` holds the most
+likely class 0…N−1 (MaskColorizedWriter), and per-epoch previews are
+pictures in class colours. `[infer] mask_colorize = True` also writes
+`<colorized_dir>/<stem>.png` in class colours (one class: the
+`[segmentation]` ramp). With `[infer] merged_dir`, the mask picture is also
+overlaid on the input (saturating addition) under the input's file name.
+Folders are created if needed and never emptied; same-name files are
+replaced atomically.
 """
 
 import os
+import warnings
 
 import cv2
 import numpy as np
@@ -20,11 +26,12 @@ from PIL import ImageColor
 import named_objects
 from atomic import write_image
 from binarize import binarize
-from ConfigParser import ConfigParser
+from ConfigParser import ConfigParser, ConfigWarning
 from errors import DataError
 from GrayScaleImageWriter import GrayScaleImageWriter
 from ImageMaskDataset import list_images
 from ImagePreprocessor import ImagePreprocessor, read_file
+from MaskColorizedWriter import MaskColorizedWriter
 
 BATCH_SIZE = 4
 
@@ -60,6 +67,7 @@ class Inferencer:
         if self.blur and not all(k % 2 for k in self.ksize):
             raise config.error(ConfigParser.INFER, "ksize", "Gaussian kernel sizes must be odd")
         self.preprocessor = ImagePreprocessor(config)
+        self.num_classes = get(ConfigParser.MODEL, "num_classes", 1) or 1
         self.writer = GrayScaleImageWriter(
             colorize=bool(get(ConfigParser.SEGMENTATION, "colorize", False)),
             black=_colour(config, "black"),
@@ -67,6 +75,11 @@ class Inferencer:
             threshold=self._thresholding(config),
             verbose=not on_epoch_change,
         )
+        self.colorizer = MaskColorizedWriter(config, self.writer, verbose=not on_epoch_change)
+        self.colorized_dir = None
+        if get(ConfigParser.INFER, "mask_colorize", False) and not on_epoch_change:
+            self.colorized_dir = config.require(ConfigParser.INFER, "colorized_dir")
+        self._warn_about_one_class_keys(config)
         self.files()  # fails now, not after the first epoch, if there is nothing to read
 
     def files(self) -> list[str]:
@@ -84,12 +97,17 @@ class Inferencer:
         stem = os.path.splitext(os.path.basename(path))[0]
         return f"Epoch_{epoch + 1}_{stem}" if self.on_epoch_change else stem
 
+    def output_path(self, path: str, epoch: int | None) -> str:
+        """Where the mask of input `path` is written."""
+        extension = ".jpg" if self.num_classes == 1 else ".png"
+        return os.path.join(self.output_dir, self.output_name(path, epoch) + extension)
+
     def infer(self, epoch: int | None = None) -> list[str]:
         """Predicts every image; returns the paths of the written masks."""
         files = self.files()
-        os.makedirs(self.output_dir, exist_ok=True)
-        if self.merged_dir:
-            os.makedirs(self.merged_dir, exist_ok=True)
+        for folder in (self.output_dir, self.merged_dir, self.colorized_dir):
+            if folder:
+                os.makedirs(folder, exist_ok=True)
         if not self.on_epoch_change:
             print(f"=== Inferencer.infer start: {len(files)} images from {self.images_dir}")
         written = []
@@ -106,10 +124,18 @@ class Inferencer:
         if self.blur:
             prediction = cv2.GaussianBlur(prediction, self.ksize, 0)
         name = self.output_name(path, epoch)
-        mask = self.writer.save_resized(prediction, size, self.output_dir, name)
+        if self.num_classes == 1:
+            picture = self.writer.save_resized(prediction, size, self.output_dir, name)
+        elif self.on_epoch_change:
+            picture = self.colorizer.save_colorized(prediction, size, self.output_dir, name)
+        else:
+            self.colorizer.save_labels(prediction, size, self.output_dir, name)
+            picture = self.colorizer.picture(prediction, size)
+        if self.colorized_dir:
+            self.colorizer.save_colorized(prediction, size, self.colorized_dir, name)
         if self.merged_dir:
-            self._merge(path, mask)
-        return os.path.join(self.output_dir, name + ".jpg")
+            self._merge(path, picture)
+        return self.output_path(path, epoch)
 
     def _merge(self, path: str, mask_rgb: np.ndarray) -> None:
         image = read_file(path)  # BGR, 3 channels
@@ -117,6 +143,19 @@ class Inferencer:
         target = os.path.join(self.merged_dir, os.path.basename(path))
         write_image(target, merged)
         print(f"=== Saved {target}")
+
+    def _warn_about_one_class_keys(self, config: ConfigParser) -> None:
+        """Keys that only change one-class masks are named when N classes make them idle."""
+        if self.num_classes == 1 or self.on_epoch_change:
+            return
+        for section, key, instead in (
+            (ConfigParser.INFER, "binarize", "N-class masks are written as their most likely class"),
+            (ConfigParser.SEGMENTATION, "colorize", "for N classes set [infer] mask_colorize = True and "
+                                                    "colorized_dir to get pictures in class colours"),
+        ):
+            if config.get(section, key, False):
+                warnings.warn(f"{config.where(section, key)}: [{section}] {key} = True changes one-class masks "
+                              f"only: {instead}", ConfigWarning, stacklevel=3)
 
     def _thresholding(self, config: ConfigParser):
         if not config.get(ConfigParser.INFER, "binarize", False):

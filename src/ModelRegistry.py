@@ -51,10 +51,10 @@ def model_class(config: ConfigParser):
     return getattr(importlib.import_module(name), name)
 
 
-def create_model(config, strategy=None):
+def create_model(config, strategy=None, extra_metrics=()):
     """Builds and compiles the model a config describes; returns the builder.
 
     The builder's `.model` is the compiled `keras.Model`.
     """
     config = load_config(config)
-    return model_class(config)(config, strategy=strategy)
+    return model_class(config)(config, strategy=strategy, extra_metrics=extra_metrics)

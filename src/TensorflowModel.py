@@ -41,20 +41,23 @@ class TensorflowModel:
             `[model]` keys are read: no data folder has to exist.
         strategy: the `tf.distribute.Strategy` to build under; defaults to
             the current (default) strategy.
+        extra_metrics: metric functions compiled after `[model] metrics`
+            (the evaluator's per-class Dice).
 
     Attributes:
         model: the compiled `keras.Model`.
     """
 
-    def __init__(self, config, strategy: tf.distribute.Strategy | None = None):
+    def __init__(self, config, strategy: tf.distribute.Strategy | None = None, extra_metrics=()):
         self.config: ConfigParser = load_config(config)
         self.strategy = strategy or tf.distribute.get_strategy()
         with self.strategy.scope():
+            loss = self.create_loss()  # checked before a large model is built
             self.model = self.create()
             self.model.compile(
                 optimizer=self.create_optimizer(),
-                loss=self.create_loss(),
-                metrics=self.create_metrics(),
+                loss=loss,
+                metrics=self.create_metrics() + list(extra_metrics),
             )
         if self.config.get(ConfigParser.MODEL, "show_summary"):
             self.model.summary()
@@ -79,6 +82,14 @@ class TensorflowModel:
             )
         return name
 
+    @property
+    def num_classes(self) -> int:
+        return self.model_key("num_classes", required=True)
+
+    def final_activation(self) -> str:
+        """`[model] final_activation`; unset: sigmoid for one class, softmax for N > 1."""
+        return self.activation("final_activation", "softmax" if self.num_classes > 1 else "sigmoid")
+
     def create_optimizer(self) -> keras.optimizers.Optimizer:
         name = self.model_key("optimizer", "Adam")
         learning_rate = self.model_key("learning_rate", required=True)
@@ -91,7 +102,27 @@ class TensorflowModel:
         )
 
     def create_loss(self):
-        return self._function("loss", self.model_key("loss", required=True))
+        """The `[model] loss` function, checked against the output it will train.
+
+        One class takes binary losses; N classes with softmax take the
+        categorical ones; N classes with an explicit sigmoid (multi-label)
+        take binary losses per channel.
+        """
+        name = self.model_key("loss", required=True)
+        function = self._function("loss", name)
+        categorical = name in losses.CATEGORICAL
+        classes = self.num_classes
+        if classes == 1 and categorical:
+            problem = "a categorical loss needs [model] num_classes > 1 (classes including the background)"
+        elif classes > 1 and self.final_activation() == "softmax" and not categorical:
+            problem = (f"a binary loss for a softmax output over {classes} classes: use one of "
+                       f"{', '.join(losses.CATEGORICAL)}, or final_activation = \"sigmoid\" for "
+                       "per-channel (multi-label) binary losses")
+        elif classes > 1 and categorical and self.final_activation() != "softmax":
+            problem = "categorical losses need a softmax output: leave [model] final_activation unset"
+        else:
+            return function
+        raise self.config.error(ConfigParser.MODEL, "loss", problem)
 
     def create_metrics(self) -> list:
         names = self.model_key("metrics", required=True)

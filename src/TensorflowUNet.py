@@ -32,7 +32,8 @@ class TensorflowUNet(TensorflowModel):
     Reads `[model]`: image_width, image_height, image_channels, num_classes,
     base_filters, num_layers, base_kernels (default (3, 3)), dilation
     (default (1, 1)), dropout_rate, activation (default "relu"),
-    final_activation (default "sigmoid"), input_normalize (default True:
+    final_activation (default "sigmoid", or "softmax" when num_classes > 1),
+    input_normalize (default True:
     a Rescaling(1/255) first layer), normalization (default False: no
     BatchNormalization), dropout_seed_fixing (default False).
 
@@ -65,9 +66,9 @@ class TensorflowUNet(TensorflowModel):
         x, skips = self._encoder(x)
         x = self._decoder(x, skips)
         outputs = keras.layers.Conv2D(
-            self.model_key("num_classes", required=True),
+            self.num_classes,
             (1, 1),
-            activation=self.activation("final_activation", "sigmoid"),
+            activation=self.final_activation(),
         )(x)
         return keras.Model(inputs, outputs, name="model")
 

@@ -5,7 +5,9 @@ Usage: python TensorflowUNetEvaluator.py [./train_eval_infer.config]
 Evaluates the section `[model] evaluation` names (default `test`) with
 `[eval] batch_size` (default 4) and writes `./evaluation.csv`: `loss,<v>`
 then `<metric>,<v>` per compiled metric in config order, values rounded to 4
-places, no header.
+places, no header. With `[model] num_classes = N > 1`, lines
+`dice_coef_class<k>,<v>` for the foreground classes k = 1…N−1 follow, each
+computed as `dice_coef` is (batch Dice, averaged over batches).
 """
 
 import sys
@@ -36,11 +38,17 @@ class TensorflowUNetEvaluator:
         self.section = self.config.get(ConfigParser.MODEL, "evaluation", "test")
         self.batch_size = self.config.get(ConfigParser.EVAL, "batch_size", 4)
 
+    def class_metrics(self) -> list:
+        """Per-class Dice of the foreground classes, when there are several classes."""
+        classes = self.config.get(ConfigParser.MODEL, "num_classes", 1) or 1
+        return [losses.class_dice_coef(k) for k in range(1, classes)] if classes > 1 else []
+
     def evaluate(self) -> dict[str, float]:
         """Writes ./evaluation.csv and returns the scores by name."""
         dataset = ImageMaskDataset(self.config)
         pairs = dataset.pairs(self.section)
-        model = create_model(self.config).model
+        dataset.check_split(pairs, self.section)
+        model = create_model(self.config, extra_metrics=self.class_metrics()).model
         load_best_weights(model, self.config)
         reader = PairReader(dataset)
         print(f"=== evaluate [{self.section}] {len(pairs)} images, batch_size {self.batch_size}")
@@ -55,7 +63,7 @@ class TensorflowUNetEvaluator:
     def write(self, scores: dict) -> dict[str, float]:
         names = ["loss"] + [
             losses.get(name).__name__ for name in self.config.get(ConfigParser.MODEL, "metrics")
-        ]
+        ] + [metric.__name__ for metric in self.class_metrics()]
         rounded = {name: round(float(scores[name]), 4) for name in dict.fromkeys(names)}
         lines = [f"{name},{value}" for name, value in rounded.items()]
         values = list(rounded.values())
