@@ -123,8 +123,9 @@ class ImageMaskDataset:
         if len(problems) == 1:
             raise DataError(problems[0])
         if problems:
-            shown = "\n".join(problems[:10]) + (f"\n(and {len(problems) - 10} more)" if len(problems) > 10 else "")
-            raise DataError(f"{len(problems)} of {len(pairs)} image/mask pairs cannot be used:\n{shown}")
+            first = " (the first 10)" if len(problems) > 10 else ""
+            shown = "\n".join(problems[:10])  # the last line still names a culprit
+            raise DataError(f"{len(problems)} of {len(pairs)} image/mask pairs cannot be used{first}:\n{shown}")
         summary = MaskSummary(section, self.codec)
         for (_, mask_path), (_, stats) in zip(pairs, results):
             summary.add(mask_path, stats)

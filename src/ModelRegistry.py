@@ -51,6 +51,12 @@ def model_class(config: ConfigParser):
     return getattr(importlib.import_module(name), name)
 
 
+def check_model(config) -> None:
+    """Checks the model name, loss and metrics of a config without building anything."""
+    config = load_config(config)
+    model_class(config).check(config)
+
+
 def create_model(config, strategy=None, extra_metrics=()):
     """Builds and compiles the model a config describes; returns the builder.
 

@@ -62,6 +62,18 @@ class TensorflowModel:
         if self.config.get(ConfigParser.MODEL, "show_summary"):
             self.model.summary()
 
+    @classmethod
+    def check(cls, config) -> None:
+        """Checks the loss and metrics a config names, without building the model.
+
+        Raises:
+            ConfigError: as building would, but in a moment.
+        """
+        builder = cls.__new__(cls)
+        builder.config = load_config(config)
+        builder.create_loss()
+        builder.create_metrics()
+
     def create(self) -> keras.Model:
         raise NotImplementedError
 

@@ -29,7 +29,7 @@ from EpochChangeInferencer import EpochChangeInferencer
 from GeneratorDebugWriter import GeneratorDebugWriter
 from ImageMaskAugmentor import ImageMaskAugmentor
 from ImageMaskDataset import ImageMaskDataset
-from ModelRegistry import create_model
+from ModelRegistry import check_model, create_model
 from SeedResetCallback import SeedResetCallback
 from StopOnInterrupt import StopOnInterrupt
 from TrainingState import TrainingState
@@ -121,6 +121,7 @@ class TensorflowUNetTrainer:
 
     def check_inputs(self):
         """Checks every file and setting this run will read, before it starts."""
+        check_model(self.config)
         dataset = ImageMaskDataset(self.config)
         train_pairs, valid_pairs = self.create_splits(dataset)
         started = time.perf_counter()

@@ -173,6 +173,31 @@ def empty_eval(data):
             os.remove(data / "valid" / kind / name)
 
 
+def _train_masks(data, splits=("train",)):
+    folders = [data / split / "masks" for split in splits]
+    return [(f / name, cv2.imread(str(f / name), cv2.IMREAD_GRAYSCALE)) for f in folders for name in sorted(os.listdir(f))]
+
+
+def masks_as(data, scale, extension):
+    """Every training mask rewritten as foreground value `scale` in the given format."""
+    for path, mask in _train_masks(data):
+        os.remove(path)
+        write_png(path.with_suffix(extension), ((mask > 0) * scale).astype(np.uint8))
+
+
+def empty_masks(data):
+    for path, mask in _train_masks(data):
+        write_png(path, np.zeros_like(mask))
+
+
+def colour_masks(data):
+    """The training and validation masks as red regions on black (OpenCV writes BGR)."""
+    for path, mask in _train_masks(data, ("train", "valid")):
+        colour = np.zeros(mask.shape + (3,), np.uint8)
+        colour[mask > 0] = (0, 0, 255)
+        write_png(path, colour)
+
+
 CASES = {
     # name: (break the data, config overrides, expected last-line text or None for success)
     "corrupt image": (corrupt, {}, "train/images/1000_1.jpg: not a readable image"),
@@ -198,6 +223,33 @@ CASES = {
                                "[infer] images_dir = './nowhere': ./nowhere does not exist"),
     "impossible augmentation": (None, {"model": {"generator": True}, "augmentor": {"shrinks": [1.5]}},
                                 "[augmentor] shrinks = [1.5]: expected a list of values, each a number > 0 and <= 1"),
+    # Masks that could read as empty (issue 9): learn or stop, never train on nothing.
+    "0/1 PNG masks": (lambda d: masks_as(d, 1, ".png"), {}, None),
+    "faint grey PNG masks": (lambda d: masks_as(d, 40, ".png"), {}, None),
+    "0/1 JPEG masks": (lambda d: masks_as(d, 1, ".jpg"), {},
+                       "have non-zero pixels but no foreground under the rule in force (JPEG masks: grey >= 128 is "
+                       "foreground)"),
+    "faint grey JPEG masks, fixed by the key the error names": (
+        lambda d: masks_as(d, 40, ".jpg"), {"mask": {"binarize": True, "threshold": 20}}, None),
+    "every training mask empty": (empty_masks, {}, "every one of the 12 [train] masks is empty under the rule in force"),
+    "red masks, read by their colour": (
+        colour_masks, {"dataset": {"datasetclass": "RGB2GrayscaleImageMaskDataset"},
+                       "mask": {"mask_colors": [(255, 0, 0)]}}, None),
+    "masks of another colour than mask_colors": (
+        colour_masks, {"dataset": {"datasetclass": "RGB2GrayscaleImageMaskDataset"},
+                       "mask": {"mask_colors": [(0, 0, 255)]}},
+        "check [mask] mask_colors and [mask] color_order"),
+    "RGB2Grayscale without colours": (
+        None, {"dataset": {"datasetclass": "RGB2GrayscaleImageMaskDataset"}},
+        "[mask] mask_colors (not set): RGB2GrayscaleImageMaskDataset needs the classes' colours here"),
+    "0/255 masks for three classes": (
+        None, {"model": {"num_classes": 3, "loss": "categorical_crossentropy"}},
+        "mask values {0, 255} are not class numbers 0..2 of [model] num_classes = 3"),
+    "too few colours for the classes": (
+        None, {"model": {"num_classes": 3, "loss": "categorical_crossentropy"}, "mask": {"mask_colors": [(255, 0, 0)]}},
+        "[mask] mask_colors = [(255, 0, 0)]: lists 1 colours, but [model] num_classes = 3 needs 2"),
+    "binary loss for a softmax output": (
+        None, {"model": {"num_classes": 3}}, "[model] loss = 'bce_dice_loss': a binary loss for a softmax output"),
 }
 
 

@@ -247,3 +247,23 @@ def test_a_run_stopped_before_its_first_epoch_leaves_nothing_to_back_up(project,
     assert TensorflowUNetTrainer.main([]) == 0
     assert "_bak" not in " ".join(os.listdir("."))
     assert "Moved" not in capsys.readouterr().out
+
+
+def test_training_on_zero_one_png_masks_learns(tmp_path, generated_data, monkeypatch):
+    """The usual label-image convention: masks of 0/1, read as foreground 1 (issue 9)."""
+    import shutil
+
+    import cv2
+
+    data = tmp_path / "data"
+    shutil.copytree(generated_data, data)
+    for split in ("train", "valid", "test"):
+        for path in (data / split / "masks").iterdir():
+            mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            assert cv2.imwrite(str(path), (mask > 0).astype(np.uint8))
+    folder = make_project(tmp_path, data, train={"epochs": 12, "epoch_change_infer": False, "batch_size": 2})
+    monkeypatch.chdir(folder)
+    assert TensorflowUNetTrainer.main([]) == 0
+    assert TensorflowUNetEvaluator.main([]) == 0
+    scores = dict(row.split(",") for row in read_lines("evaluation.csv"))
+    assert float(scores["dice_coef"]) > 0.5, scores
