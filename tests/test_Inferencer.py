@@ -28,14 +28,26 @@ class ConstantModel:
         return out
 
 
-def setup(tmp_path, infer=None, segmentation=None, size=32, images=("b", "a", "c")):
+class ThreeClassModel:
+    """Predicts class 1 on the left half and class 2 on the right half."""
+
+    def predict_on_batch(self, x):
+        out = np.zeros(x.shape[:3] + (3,), np.float32)
+        out[:, :, : x.shape[2] // 2, 1] = 0.8
+        out[:, :, x.shape[2] // 2 :, 2] = 0.7
+        out[..., 0] = 0.1
+        return out
+
+
+def setup(tmp_path, infer=None, segmentation=None, size=32, images=("b", "a", "c"), model=None, mask=None):
     folder = tmp_path / "images"
     folder.mkdir(parents=True, exist_ok=True)
     for i, stem in enumerate(images):
         image = np.full((30, 40, 3), 250, np.uint8)  # not square, not model-sized
         cv2.imwrite(str(folder / f"{stem}.png"), image)
     sections = {
-        "model": small_model_section(size),
+        "model": model or small_model_section(size),
+        "mask": mask or {},
         "infer": {"images_dir": str(folder), "output_dir": str(tmp_path / "out"), **(infer or {})},
         "segmentation": segmentation or {"colorize": True, "black": "black", "white": "green"},
         "train": {"epoch_change_infer_dir": str(tmp_path / "previews"), "num_infer_images": 2},
@@ -108,6 +120,54 @@ def test_bad_inference_settings_are_errors(tmp_path):
         Inferencer(ConstantModel(0.5), setup(tmp_path, infer={"images_dir": str(tmp_path / "nowhere")}))
     with pytest.raises(DataError, match="holds no images"):
         Inferencer(ConstantModel(0.5), setup(tmp_path / "empty", images=()))
+
+
+THREE_CLASSES = {"num_classes": 3, "loss": "categorical_crossentropy"}
+
+
+@pytest.mark.parametrize("order", ["rgb", "bgr"])
+def test_several_classes_are_written_as_label_maps_and_pictures_in_class_colours(tmp_path, order):
+    colours = [(200, 10, 10), (10, 10, 220)]  # red for class 1, blue for class 2, as RGB
+    config = setup(
+        tmp_path, model=small_model_section(32, **THREE_CLASSES), segmentation={"colorize": False},
+        infer={"mask_colorize": True, "colorized_dir": str(tmp_path / "colour"), "colorized_output_format": order},
+        mask={"mask_colors": colours},
+    )
+    written = Inferencer(ThreeClassModel(), config).infer()
+    assert [os.path.basename(p) for p in written] == ["a.png", "b.png", "c.png"]
+    labels = cv2.imread(str(tmp_path / "out" / "a.png"), cv2.IMREAD_UNCHANGED)
+    assert labels.shape == (30, 40)  # the input's own size
+    assert (labels[:, :20] == 1).all() and (labels[:, 20:] == 2).all()
+    picture = np.asarray(Image.open(tmp_path / "colour" / "a.png"))
+    left, right = picture[0, 0], picture[0, -1]
+    expected = [np.array(c)[::-1] if order == "bgr" else np.array(c) for c in colours]
+    np.testing.assert_array_equal(left, expected[0])
+    np.testing.assert_array_equal(right, expected[1])
+
+
+def test_several_classes_preview_in_colours_and_warn_about_one_class_keys(tmp_path):
+    config = setup(tmp_path, model=small_model_section(32, **THREE_CLASSES), infer={"binarize": True})
+    with pytest.warns(UserWarning) as caught:
+        Inferencer(ThreeClassModel(), config)
+    said = " ".join(str(w.message) for w in caught)
+    assert "[infer] binarize = True changes one-class masks only" in said
+    assert "[segmentation] colorize = True changes one-class masks only" in said
+    preview = Inferencer(ThreeClassModel(), config, on_epoch_change=True)
+    preview.infer(epoch=0)
+    assert sorted(os.listdir(tmp_path / "previews")) == ["Epoch_1_a.png", "Epoch_1_b.png"]
+    picture = np.asarray(Image.open(tmp_path / "previews" / "Epoch_1_a.png"))
+    assert len({tuple(c) for c in picture.reshape(-1, 3)}) == 2  # two class colours, no blending
+
+
+def test_one_class_mask_colorize_writes_the_segmentation_ramp(tmp_path):
+    config = setup(tmp_path, infer={"mask_colorize": True, "colorized_dir": str(tmp_path / "colour")})
+    Inferencer(ConstantModel(1.0), config).infer()
+    assert sorted(os.listdir(tmp_path / "out")) == ["a.jpg", "b.jpg", "c.jpg"]  # as without it
+    picture = np.asarray(Image.open(tmp_path / "colour" / "a.png"))
+    np.testing.assert_array_equal(picture[0, 0], [0, 128, 0])  # 1.0 → PIL's "green"
+    np.testing.assert_array_equal(picture[0, -1], [0, 0, 0])
+    with pytest.raises(ConfigError, match=r"\[infer\] colorized_dir \(not set\): this key is required"):
+        Inferencer(ConstantModel(1.0), setup(tmp_path, infer={"mask_colorize": True}))
 
 
 def _write_keras2_weights(path, model, full_model=False):

@@ -181,3 +181,33 @@ def test_building_needs_no_data_folder(tmp_path):
         "train": {"image_datapath": str(tmp_path / "nowhere"), "mask_datapath": str(tmp_path / "no")},
     }
     assert create_model(ConfigParser.from_string(config_text(sections))).model.built
+
+
+def test_several_classes_get_a_softmax_head_unless_sigmoid_is_asked_for():
+    def build(**overrides):
+        return create_model(ConfigParser.from_string(config_text({"model": small_model_section(32, **overrides)}))).model
+
+    softmax = build(num_classes=3, loss="categorical_crossentropy")
+    assert softmax.output_shape == (None, 32, 32, 3)
+    assert softmax.layers[-1].get_config()["activation"] == "softmax"
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(softmax.predict(x, verbose=0).sum(axis=-1), 1, atol=1e-5)
+    labels = np.random.default_rng(1).integers(0, 3, (2, 32, 32, 1)).astype(np.float32)
+    assert np.isfinite(softmax.fit(x, labels, epochs=1, verbose=0).history["loss"][0])
+    multi_label = build(num_classes=3, final_activation="sigmoid", loss="bce_dice_loss")
+    assert multi_label.layers[-1].get_config()["activation"] == "sigmoid"
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"num_classes": 3}, r"\[model\] loss = 'bce_dice_loss': a binary loss for a softmax output over 3 classes"),
+        ({"loss": "categorical_crossentropy"}, r"a categorical loss needs \[model\] num_classes > 1"),
+        ({"num_classes": 3, "final_activation": "sigmoid", "loss": "categorical_dice_loss"},
+         r"categorical losses need a softmax output"),
+    ],
+)
+def test_a_loss_that_does_not_fit_the_output_is_named(overrides, message):
+    config = ConfigParser.from_string(config_text({"model": small_model_section(32, **overrides)}))
+    with pytest.raises(ConfigError, match=message):
+        create_model(config)

@@ -85,3 +85,40 @@ def test_unknown_names_list_the_known_ones():
 
 def test_names_are_the_logged_names():
     assert all(function.__name__ == name for name, function in losses.FUNCTIONS.items())
+
+
+# === Several classes ===
+# One image of two pixels: classes [0, 2]; softmax outputs per pixel.
+CLASSES = np.array([0, 2], np.float32).reshape(1, 1, 2, 1)
+PROBABILITIES = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], np.float32).reshape(1, 1, 2, 3)
+# Batch Dice per class (smoothing 1): class 0 (2·0.7 + 1) / (1 + 0.8 + 1),
+# class 1 (absent) 1 / (0 + 0.5 + 1), class 2 (2·0.6 + 1) / (1 + 0.7 + 1).
+CLASS_DICE = [2.4 / 2.8, 1 / 1.5, 2.2 / 2.7]
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("dice_coef", (CLASS_DICE[1] + CLASS_DICE[2]) / 2),  # the foreground classes only
+        ("categorical_dice_loss", 1 - sum(CLASS_DICE) / 3),  # every class
+        ("categorical_crossentropy", (-math.log(0.7) - math.log(0.6)) / 2),
+        ("sparse_categorical_crossentropy", (-math.log(0.7) - math.log(0.6)) / 2),
+        # Per channel against the one-hot map: 6 values.
+        ("binary_crossentropy", -sum(math.log(v) for v in (0.7, 0.8, 0.9, 0.9, 0.7, 0.6)) / 6),
+    ],
+)
+def test_class_maps_are_scored_against_several_channels(name, expected):
+    assert value(name, CLASSES, PROBABILITIES) == pytest.approx(expected, rel=1e-5)
+
+
+def test_per_class_dice_is_logged_by_class_number():
+    metric = losses.class_dice_coef(2)
+    assert metric.__name__ == "dice_coef_class2"
+    assert float(metric(CLASSES, PROBABILITIES)) == pytest.approx(CLASS_DICE[2], rel=1e-5)
+
+
+def test_one_hot_targets_and_one_channel_masks_are_left_alone():
+    y, p = losses.targets(CLASSES, PROBABILITIES)
+    np.testing.assert_array_equal(np.asarray(y)[0, 0], [[1, 0, 0], [0, 0, 1]])
+    y, _ = losses.targets(Y, P)
+    np.testing.assert_array_equal(np.asarray(y), Y)
