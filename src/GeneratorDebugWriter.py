@@ -2,7 +2,8 @@
 
 With `[generator] debug = True` (the original's default) the pairs of the
 first 10 batches go to `[generator] generated_images_dir` and
-`generated_masks_dir` as `<prefix><file name>` (the prefixes of spec §5.7,
+`generated_masks_dir` as `<prefix><file name>` (masks 0/255, or class k as
+k·(255 // (num_classes − 1)); the prefixes of spec §5.7,
 e.g. `rotated_30_10003_21.jpg`; the unaugmented image keeps its name), and
 each sample adds a line `<n>_<image name>_<mask name>` (n: its place in
 the batch) to `./generate_images.txt`. Folders are created, never emptied.
@@ -39,6 +40,8 @@ class GeneratorDebugWriter:
         self.masks_dir = get(ConfigParser.GENERATOR, "generated_masks_dir", "./generated_masks_dir")
         self.verbose = bool(get(ConfigParser.GENERATOR, "verbose", False))
         self.batch_size = batch_size
+        # Class k is written as k·(255 // (N − 1)): 0/255 for one class, visible levels for N.
+        self.mask_scale = 255 // max(1, (get(ConfigParser.MODEL, "num_classes", 1) or 1) - 1)
         self.first, self.last = first_sample, first_sample + DEBUG_BATCHES * batch_size
         self._lock = threading.Lock()
         os.makedirs(self.images_dir, exist_ok=True)
@@ -55,7 +58,7 @@ class GeneratorDebugWriter:
         if self.rgb:
             picture = cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)
         for folder, name, array in ((self.images_dir, image_name, picture),
-                                    (self.masks_dir, mask_name, mask * 255)):
+                                    (self.masks_dir, mask_name, (mask * self.mask_scale).astype(np.uint8))):
             target = os.path.join(folder, prefix + name)
             write_image(target, array)
             if self.verbose:

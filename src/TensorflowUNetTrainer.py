@@ -122,6 +122,8 @@ class TensorflowUNetTrainer:
     def check_inputs(self):
         """Checks every file and setting this run will read, before it starts."""
         check_model(self.config)
+        if self.config.get(ConfigParser.INFER, "mask_colorize", False):
+            self.config.require(ConfigParser.INFER, "colorized_dir")  # 3.infer will need it: say so now
         dataset = ImageMaskDataset(self.config)
         train_pairs, valid_pairs = self.create_splits(dataset)
         started = time.perf_counter()

@@ -146,7 +146,8 @@ class GreyCodec(_BinaryCodec):
     def __init__(self, binarize: bool = False, algorithm=None, threshold=None, blur_size=None):
         super().__init__(blur_size)
         self.binarize, self.algorithm, self.threshold = binarize, algorithm, threshold
-        self.fix = ("lower [mask] threshold or set [mask] algorithm" if binarize else
+        self.fix = ("lower [mask] threshold or set [mask] algorithm (thresholds apply to 8-bit values: 16-bit "
+                    "masks are shifted to 8 bits, so 16-bit 0/1 masks need binarize = False)" if binarize else
                     "set [mask] binarize = True with a [mask] threshold the foreground reaches "
                     "(e.g. threshold = 1 for 0/1 masks)")
 
@@ -176,7 +177,8 @@ class NormalizedCodec(_BinaryCodec):
         self.threshold = threshold
 
     def rule(self, path):
-        return f"NormalizedImageMaskDataset: value / 255 >= [mask] normalized_threshold {self.threshold}"
+        return ("NormalizedImageMaskDataset: value / full scale (255, 65535 for 16-bit; 1 for 0/1 masks) "
+                f">= [mask] normalized_threshold {self.threshold}")
 
     def foreground(self, grey, path):
         scale = np.iinfo(grey.dtype).max if grey.max() > 1 else 1

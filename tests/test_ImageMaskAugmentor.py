@@ -228,6 +228,17 @@ def test_every_variant_keeps_masks_binary_and_shapes():
         assert new_mask.sum() > 0.3 * mask.sum()
 
 
+def test_no_variant_mixes_class_labels():
+    augmentor = ImageMaskAugmentor(ConfigParser(PANCREAS_CONFIG))
+    image, mask = disc_pair()
+    labels = mask.copy()
+    labels[100:156, 100:156][labels[100:156, 100:156] > 0] = 2  # class 2 inside the class-1 disc
+    assert set(np.unique(labels)) == {0, 1, 2}
+    for choice in range(augmentor.choices):
+        _, new_labels, prefix = augmentor.augment(image, labels, choice, np.random.default_rng(choice))
+        assert set(np.unique(new_labels)) == {0, 1, 2}, prefix  # nearest-neighbour: no blends, both kept
+
+
 def test_grey_images_keep_their_single_channel():
     image, mask = disc_pair()
     grey = image[..., :1].copy()

@@ -248,6 +248,8 @@ CASES = {
     "too few colours for the classes": (
         None, {"model": {"num_classes": 3, "loss": "categorical_crossentropy"}, "mask": {"mask_colors": [(255, 0, 0)]}},
         "[mask] mask_colors = [(255, 0, 0)]: lists 1 colours, but [model] num_classes = 3 needs 2"),
+    "mask_colorize without a folder": (
+        None, {"infer": {"mask_colorize": True}}, "[infer] colorized_dir (not set): this key is required"),
     "binary loss for a softmax output": (
         None, {"model": {"num_classes": 3}}, "[model] loss = 'bce_dice_loss': a binary loss for a softmax output"),
 }
