@@ -16,4 +16,4 @@ demo: env
 	sh scripts/demo.sh
 
 demo-multiclass: env
-	sh scripts/demo_multiclass.sh
+	sh scripts/demo.sh multiclass

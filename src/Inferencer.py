@@ -44,7 +44,8 @@ class Inferencer:
         config: the parsed config.
         on_epoch_change: preview mode: the first `[train] num_infer_images`
             images, written to `[train] epoch_change_infer_dir` as
-            `Epoch_<n>_<stem>.jpg`, quietly and without overlays.
+            `Epoch_<n>_<stem>.jpg` (`.png` in class colours for N > 1 classes),
+            quietly and without overlays.
     """
 
     def __init__(self, model, config: ConfigParser, on_epoch_change: bool = False):

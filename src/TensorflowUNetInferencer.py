@@ -2,8 +2,10 @@
 
 Usage: python TensorflowUNetInferencer.py [./train_eval_infer.config]
 
-Writes `<[infer] output_dir>/<stem>.jpg` for every image, at the image's own
-size, and overlays into `[infer] merged_dir` when it is set.
+Writes `<[infer] output_dir>/<stem>.jpg` for every image (`<stem>.png` class
+maps for `num_classes` > 1), at the image's own size, overlays into
+`[infer] merged_dir` when it is set, and pictures in class colours into
+`[infer] colorized_dir` with `mask_colorize = True`.
 """
 
 import sys
