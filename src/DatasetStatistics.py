@@ -6,7 +6,7 @@ For each split folder of DATASET_DIR (sorted; plain files are ignored) the
 bar `<split>/images` counts the image files of its sub-folders other than
 `masks`. The chart is saved as `./<dataset name>_Statistics.png`; the table
 also counts the volumes (patients) of each split, and warns when a volume
-appears in more than one split.
+appears in more than one split (unless the names carry no volume ids).
 """
 
 import os
@@ -16,8 +16,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from atomic import atomic_path
+from errors import DataError
 from ImagePreprocessor import is_image_file
-from volume_ids import volume_id
+from volume_ids import grouping, volume_id
 
 
 class DatasetStatistics:
@@ -61,6 +62,16 @@ class DatasetStatistics:
         return path
 
     def table(self, splits: dict[str, list[str]]) -> str:
+        try:
+            unit = grouping([n for names in splits.values() for n in names])
+        except DataError as e:
+            unit = f"WARNING: {e}"
+        if unit != "volume":
+            # No patients to count (2-D images, or names that mix conventions).
+            lines = [f"{'split':<10}{'images':>8}"] + [f"{s:<10}{len(n):>8}" for s, n in splits.items()]
+            lines.append(f"{'total':<10}{sum(map(len, splits.values())):>8}")
+            note = "the file names carry no volume ids: every image is its own unit"
+            return "\n".join(lines + [note if unit == "file" else unit])
         volumes = {split: {volume_id(n) for n in names} for split, names in splits.items()}
         lines = [f"{'split':<10}{'images':>8}{'volumes':>9}"]
         lines += [f"{split:<10}{len(names):>8}{len(volumes[split]):>9}" for split, names in splits.items()]

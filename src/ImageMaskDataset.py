@@ -14,7 +14,6 @@ as empty under the rule in force.
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-import cv2
 import numpy as np
 
 import mask_codecs

@@ -12,7 +12,6 @@ computed as `dice_coef` is (batch Dice, averaged over batches).
 
 import sys
 
-import keras
 
 import losses
 from atomic import write_text

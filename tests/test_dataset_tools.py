@@ -219,6 +219,9 @@ def test_dataset_statistics_chart_and_table(tmp_path, monkeypatch):
     assert path == "./Demo-T1_Statistics.png" and os.path.getsize(path) > 0
     leaky = dict(splits, valid=splits["valid"] + [splits["train"][0]])
     assert "volumes are in more than one split" in statistics.table(leaky)
+    two_d = {"train": ["ISIC_0000001.jpg", "ISIC_0000002.jpg"], "valid": ["ISIC_0000003.jpg"]}
+    table = statistics.table(two_d)  # one id for every file: no patients, so no leak to warn of
+    assert "carry no volume ids" in table and "WARNING" not in table and "total            3" in table
 
 
 def test_a_corrupt_volume_is_named_and_leaves_no_half_dataset(tmp_path):
