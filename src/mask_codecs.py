@@ -94,7 +94,7 @@ class MaskCodec:
         return labels, file_size, stats
 
     def inspect(self, raw: np.ndarray, labels: np.ndarray, path: str) -> MaskStats:
-        nonzero = raw.any(axis=2) if raw.ndim == 3 else raw > 0
+        nonzero = raw[..., :3].any(axis=2) if raw.ndim == 3 else raw > 0  # alpha is no content
         counts = np.bincount(labels.ravel(), minlength=self.num_classes)
         return MaskStats(labels.size, int(nonzero.sum()), counts, self._values(raw))
 

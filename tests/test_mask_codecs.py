@@ -447,6 +447,17 @@ def test_a_mostly_blank_mask_stops_only_from_20_pixels(tmp_path, specks, stops):
         assert summary.class_pixels.tolist() == [2048 - 256, 256]
 
 
+def test_an_empty_opaque_rgba_mask_is_blank_not_unreadable(tmp_path):
+    empty = np.zeros((32, 32, 4), np.uint8)
+    empty[..., 3] = 255  # black, fully opaque: the alpha channel is no content
+    full = empty.copy()
+    full[8:24, 8:24, :3] = 255
+    make_split(tmp_path, {"a.png": full, "b.png": empty})
+    dataset = dataset_for(tmp_path)
+    summary = dataset.check_split(dataset.pairs("train"), "train", need_foreground=True)
+    assert summary.class_pixels.tolist() == [2048 - 256, 256] and not summary.empty_but_not_blank
+
+
 def test_summary_line_gives_the_foreground_share_values_and_rule(tmp_path, capsys):
     full = np.zeros((32, 32), np.uint8)
     full[:16, :16] = 255  # 256 of 2048 pixels: 12.50 %
