@@ -4,7 +4,7 @@
 env:
 	sh scripts/env.sh
 
-# CI runs `make test`: everything but the tests marked slow.
+# CI runs `make test`: everything but the tests marked slow (the long learning runs).
 test: env
 	sh scripts/test.sh -m "not slow"
 

@@ -106,7 +106,6 @@ def test_pancreas_t1_project_on_the_real_mini_dataset(tmp_path):
     check_outputs(folder, infer_images)
 
 
-@pytest.mark.slow
 def test_pancreas_t1_project_on_generated_images(tmp_path):
     dataset = tmp_path / "dataset" / "Pancreas-T1"
     make_split(str(dataset / "train"), volumes=3, slices=3, size=128, seed=5)

@@ -53,7 +53,6 @@ def longer_data(tmp_path_factory):
     return root
 
 
-@pytest.mark.slow
 def test_a_run_killed_during_epoch_3_resumes_and_finishes(tmp_path, longer_data):
     folder = make_project(tmp_path, longer_data, train={"epochs": 5, "batch_size": 2})
     process = run_trainer(folder)
@@ -88,7 +87,6 @@ def test_a_run_killed_during_epoch_3_resumes_and_finishes(tmp_path, longer_data)
     assert sorted({n.split("_")[1] for n in os.listdir(previews)}) == ["1", "2", "3", "4", "5"]
 
 
-@pytest.mark.slow
 def test_ctrl_c_stops_after_saving_the_epoch_and_says_how_to_resume(tmp_path, longer_data):
     folder = make_project(tmp_path, longer_data, train={"epochs": 4, "batch_size": 2, "epoch_change_infer": False})
     process = run_trainer(folder)
