@@ -17,6 +17,7 @@ import numpy as np
 from atomic import write_image
 from ConfigParser import ConfigParser
 from ImageMaskDataset import ImageMaskDataset
+from mask_codecs import visible_scale
 
 IMAGES_DIR = "./dataset_images"
 MASKS_DIR = "./dataset_masks"
@@ -38,7 +39,7 @@ class DatasetDebugWriter:
         self.dataset = dataset
         self.limit = config.get(ConfigParser.DATASET, "debug_max", DEFAULT_MAX)
         num_classes = config.get(ConfigParser.MODEL, "num_classes", 1) or 1
-        self.mask_scale = 255 // max(1, num_classes - 1)
+        self.mask_scale = visible_scale(num_classes)
 
     def write(self, pairs: list[tuple[str, str]]) -> int:
         """Writes the first `debug_max` of `pairs` (sorted); returns how many."""

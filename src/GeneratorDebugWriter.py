@@ -17,6 +17,7 @@ import numpy as np
 
 from atomic import write_image
 from ConfigParser import ConfigParser
+from mask_codecs import visible_scale
 
 DEBUG_BATCHES = 10
 LOG_FILE = "./generate_images.txt"
@@ -40,8 +41,7 @@ class GeneratorDebugWriter:
         self.masks_dir = get(ConfigParser.GENERATOR, "generated_masks_dir", "./generated_masks_dir")
         self.verbose = bool(get(ConfigParser.GENERATOR, "verbose", False))
         self.batch_size = batch_size
-        # Class k is written as k·(255 // (N − 1)): 0/255 for one class, visible levels for N.
-        self.mask_scale = 255 // max(1, (get(ConfigParser.MODEL, "num_classes", 1) or 1) - 1)
+        self.mask_scale = visible_scale(get(ConfigParser.MODEL, "num_classes", 1) or 1)
         self.first, self.last = first_sample, first_sample + DEBUG_BATCHES * batch_size
         self._lock = threading.Lock()
         os.makedirs(self.images_dir, exist_ok=True)

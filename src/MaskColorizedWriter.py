@@ -21,13 +21,12 @@ from PIL import Image
 from atomic import atomic_path
 from ConfigParser import ConfigParser
 from GrayScaleImageWriter import GrayScaleImageWriter
+from mask_codecs import mask_colours
 
 
 def class_colours(config: ConfigParser, num_classes: int) -> np.ndarray:
     """(N, 3) uint8 RGB colours of classes 0…N−1, background black."""
-    colours = config.get(ConfigParser.MASK, "mask_colors") or []
-    if config.get(ConfigParser.MASK, "color_order", "rgb") == "bgr":
-        colours = [tuple(c)[::-1] for c in colours]
+    colours = mask_colours(config)
     if len(colours) < num_classes - 1:
         palette = matplotlib.colormaps["tab10"]
         colours = [tuple(int(255 * v) for v in palette(k % 10)[:3]) for k in range(num_classes - 1)]

@@ -36,18 +36,14 @@ class TensorflowUNetEvaluator:
         self.config: ConfigParser = load_config(config)
         self.section = self.config.get(ConfigParser.MODEL, "evaluation", "test")
         self.batch_size = self.config.get(ConfigParser.EVAL, "batch_size", 4)
-
-    def class_metrics(self) -> list:
-        """Per-class Dice of the foreground classes, when there are several classes."""
-        classes = self.config.get(ConfigParser.MODEL, "num_classes", 1) or 1
-        return [losses.class_dice_coef(k) for k in range(1, classes)] if classes > 1 else []
+        self.class_metrics = _class_metrics(self.config)
 
     def evaluate(self) -> dict[str, float]:
         """Writes ./evaluation.csv and returns the scores by name."""
         dataset = ImageMaskDataset(self.config)
         pairs = dataset.pairs(self.section)
         dataset.check_split(pairs, self.section)
-        model = create_model(self.config, extra_metrics=self.class_metrics()).model
+        model = create_model(self.config, extra_metrics=self.class_metrics).model
         load_best_weights(model, self.config)
         reader = PairReader(dataset)
         print(f"=== evaluate [{self.section}] {len(pairs)} images, batch_size {self.batch_size}")
@@ -62,7 +58,7 @@ class TensorflowUNetEvaluator:
     def write(self, scores: dict) -> dict[str, float]:
         names = ["loss"] + [
             losses.get(name).__name__ for name in self.config.get(ConfigParser.MODEL, "metrics")
-        ] + [metric.__name__ for metric in self.class_metrics()]
+        ] + [metric.__name__ for metric in self.class_metrics]
         rounded = {name: round(float(scores[name]), 4) for name in dict.fromkeys(names)}
         lines = [f"{name},{value}" for name, value in rounded.items()]
         values = list(rounded.values())
@@ -74,6 +70,12 @@ class TensorflowUNetEvaluator:
         write_text(EVALUATION_FILE, "\n".join(lines) + "\n")
         print(f"--- Saved {EVALUATION_FILE}")
         return rounded
+
+
+def _class_metrics(config: ConfigParser) -> list:
+    """Per-class Dice of the foreground classes 1…N−1 (none for one class)."""
+    classes = config.get(ConfigParser.MODEL, "num_classes", 1) or 1
+    return [losses.class_dice_coef(k) for k in range(1, classes)]
 
 
 def main(argv: list[str]) -> int:

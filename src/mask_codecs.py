@@ -89,14 +89,18 @@ class MaskCodec:
         raw = read_file(path, self.flags)
         file_size = raw.shape[:2]
         raw = cv2.resize(raw, size, interpolation=cv2.INTER_NEAREST)
-        labels = self.decode(raw, path)
-        stats = self.inspect(raw, labels, path) if inspect else None
+        labels, unmatched = self.classify(raw, path)
+        stats = self.inspect(raw, labels, unmatched) if inspect else None
         return labels, file_size, stats
 
-    def inspect(self, raw: np.ndarray, labels: np.ndarray, path: str) -> MaskStats:
+    def classify(self, raw: np.ndarray, path: str) -> tuple[np.ndarray, int]:
+        """The class map, and how many pixels matched no class (colour masks)."""
+        return self.decode(raw, path), 0
+
+    def inspect(self, raw: np.ndarray, labels: np.ndarray, unmatched: int = 0) -> MaskStats:
         nonzero = raw[..., :3].any(axis=2) if raw.ndim == 3 else raw > 0  # alpha is no content
         counts = np.bincount(labels.ravel(), minlength=self.num_classes)
-        return MaskStats(labels.size, int(nonzero.sum()), counts, self._values(raw))
+        return MaskStats(labels.size, int(nonzero.sum()), counts, self._values(raw), unmatched)
 
     def _values(self, raw: np.ndarray) -> frozenset:
         return frozenset(np.unique(_grey(raw)).tolist())
@@ -219,17 +223,16 @@ class ColourCodec(MaskCodec):
         nearest[distance.min(axis=2) > COLOUR_TOLERANCE] = -1
         return nearest
 
+    def classify(self, raw, path):
+        nearest = self._nearest(raw, path)
+        labels = np.clip(nearest, 0, None).astype(np.uint8)
+        return (np.minimum(labels, 1) if self.union else labels), int((nearest < 0).sum())
+
     def decode(self, raw, path):
-        labels = np.clip(self._nearest(raw, path), 0, None).astype(np.uint8)
-        return np.minimum(labels, 1) if self.union else labels
+        return self.classify(raw, path)[0]
 
     def _values(self, raw):
         return frozenset()  # colours, not grey values, carry the classes
-
-    def inspect(self, raw, labels, path):
-        stats = super().inspect(raw, labels, path)
-        stats.unmatched = int((self._nearest(raw, path) < 0).sum())
-        return stats
 
 
 class LabelCodec(MaskCodec):
@@ -267,7 +270,7 @@ def make_codec(config: ConfigParser) -> MaskCodec:
     if name not in DATASET_CLASSES:
         raise config.error(ConfigParser.DATASET, "datasetclass", f"expected one of {', '.join(DATASET_CLASSES)}")
     classes = get(ConfigParser.MODEL, "num_classes", 1) or 1
-    colours = _colours(config)
+    colours = mask_colours(config)
     blur = tuple(get(M, "blur_size", (3, 3))) if get(M, "blur", False) else None
     if classes > 1:
         for key, on in (("binarize", get(M, "binarize", False)), ("blur", blur)):
@@ -298,7 +301,7 @@ def make_codec(config: ConfigParser) -> MaskCodec:
     return GreyCodec(on, algorithm, threshold, blur)
 
 
-def _colours(config: ConfigParser) -> list[tuple[int, int, int]]:
+def mask_colours(config: ConfigParser) -> list[tuple[int, int, int]]:
     """`[mask] mask_colors` as RGB tuples, checked."""
     M = ConfigParser.MASK
     colours = config.get(M, "mask_colors") or []
@@ -309,6 +312,11 @@ def _colours(config: ConfigParser) -> list[tuple[int, int, int]]:
     if len(set(rgb)) != len(rgb):
         raise config.error(M, "mask_colors", "lists a colour twice")
     return rgb
+
+
+def visible_scale(num_classes: int) -> int:
+    """The factor that spreads class numbers over 0–255 in debug pictures (0/255 for one class)."""
+    return 255 // max(1, num_classes - 1)
 
 
 def describe_values(values: set) -> str:

@@ -565,11 +565,11 @@ def test_jpeg_colour_tolerance_is_40_per_channel(tmp_path):
                   (40, 40, 40), (41, 0, 0), (128, 128, 0)]  # near black; nothing near
     raw = np.array([[rgb[::-1] for rgb in pixels_rgb]], np.uint8)  # BGR, as read
     assert codec.decode(raw, "m.jpg")[0].tolist() == [1, 0, 1, 0, 2, 0, 0, 0]
-    assert codec.inspect(raw, codec.decode(raw, "m.jpg"), "m.jpg").unmatched == 4  # not the near-black one
+    assert codec.inspect(raw, *codec.classify(raw, "m.jpg")).unmatched == 4  # not the near-black one
     # Lossless files match exactly: only pure colours count.
     raw = np.array([[RED[::-1], (0, 0, 254), GREEN[::-1], (1, 0, 0)]], np.uint8)
     assert codec.decode(raw, "m.png")[0].tolist() == [1, 0, 2, 0]
-    assert codec.inspect(raw, codec.decode(raw, "m.png"), "m.png").unmatched == 2
+    assert codec.inspect(raw, *codec.classify(raw, "m.png")).unmatched == 2
 
 
 def test_jpeg_label_masks_out_of_range_suggest_png(tmp_path):
