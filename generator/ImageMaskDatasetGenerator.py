@@ -1,4 +1,4 @@
-"""NIfTI volumes → 2-D image/mask slices, the Pancreas-T1 dataset's format (spec §8.1).
+"""NIfTI volumes → 2-D image/mask slices, the Pancreas-T1 dataset's format (docs/differences.md, G1–G10).
 
 Usage:
     python generator/ImageMaskDatasetGenerator.py IMAGES_DIR LABELS_DIR OUTPUT_DIR

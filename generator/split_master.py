@@ -36,7 +36,7 @@ from ImageMaskDataset import pair_files  # noqa: E402
 from volume_ids import grouping, no_ids_reason, volume_id  # noqa: E402
 
 SPLITS = ("train", "valid", "test")
-RATIOS = (0.8, 0.15)  # train and valid; test takes the rest (spec §8.2)
+RATIOS = (0.8, 0.15)  # train and valid; test takes the rest, as the original (docs/differences.md, S1)
 
 
 def split_counts(total: int) -> tuple[int, int, int]:

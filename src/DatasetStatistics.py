@@ -1,4 +1,4 @@
-"""Images per split of a dataset: a bar chart and a table (spec §1.9).
+"""Images per split of a dataset: a bar chart and a table (docs/differences.md, S3).
 
 Usage: python DatasetStatistics.py DATASET_DIR
 

@@ -1,6 +1,6 @@
 """Training curves after every epoch: the original's CSVs, plots and history.
 
-Writes into `eval_dir` (spec §1.2):
+Writes into `eval_dir` (the original's formats; docs/differences.md, T4–T6):
   train_losses.csv   `epoch, loss, val_loss`, rows `0, 0.4479, 0.4543`
   train_metrics.csv  `epoch,<m0>,<m1>,` (trailing comma), rows as above,
                      where [m0, m1] is `[train] metrics`

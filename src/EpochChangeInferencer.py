@@ -1,5 +1,6 @@
 """Predicts a few images after every epoch, so a researcher can watch the
-masks form (spec §6.2): `Epoch_<n>_<stem>.jpg` (n from 1; `.png` in class colours for N > 1 classes) for the first
+masks form (see [train] epoch_change_infer in docs/config.md): `Epoch_<n>_<stem>.jpg`
+(n from 1; `.png` in class colours for N > 1 classes) for the first
 `[train] num_infer_images` images (sorted) of `[infer] images_dir`, written
 to `[train] epoch_change_infer_dir` by the same Inferencer as `3.infer`.
 """

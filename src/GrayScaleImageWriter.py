@@ -1,4 +1,4 @@
-"""Writes a predicted probability map as a JPEG mask (spec §6.4).
+"""Writes a predicted probability map as a JPEG mask (docs/differences.md, I8).
 
 The map is scaled to 0–255 (truncated, clipped), resized to the input
 image's own size with bicubic interpolation, optionally thresholded

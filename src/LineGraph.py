@@ -1,4 +1,6 @@
-"""Line plot of a training CSV, as the original draws it (spec §1.8).
+"""Line plot of a training CSV, as the original draws it: 8×6 inches, column 1
+green and column 2 red, both dashed with circle markers, titled with the file
+name before its first ".", grid on, legend at the upper left.
 
 Row 0 gives the x label (column 0) and the labels of the two series
 (columns 1 and 2, kept verbatim); later rows give the values. The plot is

@@ -1,5 +1,5 @@
 """Reseeds every random generator at the start of each epoch, with
-`[train] seedreset_callback = True` (spec §4.4 item 4).
+`[train] seedreset_callback = True` (docs/differences.md, T13).
 
 The original meant this but never ran it: creating it raised
 AttributeError, and its `on_epoch_begin` assigned integers to `random.seed`

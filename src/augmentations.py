@@ -1,9 +1,9 @@
-"""Image/mask augmentations of the original's ImageMaskAugmentor (spec §5.7), as
+"""Image/mask augmentations of the original's ImageMaskAugmentor (docs/differences.md, A4–A10), as
 pure functions on NumPy arrays.
 
 Images are (H, W, C) arrays, masks (H, W, 1) arrays of 0/1. Geometric
 transforms move the image and the mask with the same map (the original drew
-separate random fields for the two, spec §9.5): images are interpolated
+separate random fields for the two, docs/differences.md, A4, A5): images are interpolated
 bilinearly, masks nearest-neighbour, so masks stay binary. Intensity
 transforms change the image only. Random values come from the `rng` passed
 in, so a caller that seeds it gets the same result every time.

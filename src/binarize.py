@@ -1,7 +1,7 @@
 """Thresholding of 8-bit masks, shared by mask reading and inference.
 
 `algorithm` is an OpenCV constant (see named_objects.THRESHOLDS) or None, as
-in the original's `[mask] algorithm` (spec §5.3):
+in the original's `[mask] algorithm` (see [mask] algorithm in docs/config.md):
   THRESH_OTSU / THRESH_TRIANGLE: automatic threshold, output 0/255;
   THRESH_BINARY: 255 where value > threshold;
   THRESH_TRUNC: min(value, threshold) (not a binarisation);

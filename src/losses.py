@@ -1,4 +1,4 @@
-"""Losses and metrics of the original toolkit, as plain functions (spec §4.1),
+"""Losses and metrics of the original toolkit, as plain functions (docs/differences.md, M3, M8),
 and the categorical ones multi-class segmentation needs.
 
 Dice and IoU are computed over the whole batch tensor, flattened, exactly as

@@ -14,7 +14,7 @@ from TrainingState import TrainingState
 
 
 def backup_stamp() -> str:
-    """`str(datetime.now())` with ':' and ' ' replaced by '_' (spec §1.2)."""
+    """The original's backup stamp: `str(datetime.now())` with ':' and ' ' replaced by '_'."""
     return str(datetime.datetime.now()).replace(":", "_").replace(" ", "_")
 
 
