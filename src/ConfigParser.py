@@ -1,9 +1,13 @@
 """Reads a `train_eval_infer.config` once, strictly, without executing it.
 
-Values are Python literals (numbers, quoted strings, tuples, lists, dicts,
-True/False/None) turned into objects with `ast.literal_eval`; nothing in the
-file is ever run. The whole file is parsed and every value type-checked in the
-constructor, so a typo fails in the first second of a run, not at its end.
+INI values are Python literals (numbers, quoted strings, tuples, lists,
+dicts, True/False/None) turned into objects with `ast.literal_eval`; nothing
+in the file is ever run. A path ending in `.toml` is read as TOML instead
+(`toml_config.py`). The whole file is parsed and every value type-checked in
+the constructor, so a typo fails in the first second of a run, not at its end.
+
+A key the file does not set takes its default from the schema
+(`src/config_schema/`, listed in docs/config.md); readers never pass one.
 
 Example:
     config = ConfigParser("./train_eval_infer.config")
@@ -11,13 +15,15 @@ Example:
 """
 
 import ast
+import copy
 import difflib
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import config_schema
+import toml_config
 from errors import ConfigError, ConfigFileError, ToolkitWarning
 
 
@@ -32,13 +38,20 @@ class _Entry:
     raw: str
     line: int
     line_end: int = 0  # last line of a value continued on indented lines
+    value: Any = None  # set for TOML entries, which are typed already
+    typed: bool = False
 
 
 class ConfigParser:
-    """A parsed config: `get(section, key, dvalue)` as in the original.
+    """A parsed config: `get(section, key)` as in the original.
 
     Args:
-        config_path: path of the INI file.
+        config_path: path of the INI file, or of a TOML file (`.toml`).
+
+    Attributes:
+        on_default: called as `on_default(section, key, value)` the first
+            time a key the file does not set is read (the entry scripts print
+            it); None: silent.
 
     Raises:
         ConfigFileError: the file is missing or unreadable.
@@ -70,21 +83,66 @@ class ConfigParser:
     INSPECCT = INSPECT  # the original's spelling of the same constant
     TRANSORMER = "transformer"  # defined, and unused, by the original
 
+    on_default: Callable[[str, str, Any], None] | None = None
+
     def __init__(self, config_path: str | os.PathLike):
         self.path = os.fspath(config_path)
         self._parse(_read_text(self.path))
 
     @classmethod
     def from_string(cls, text: str, path: str = "<string>") -> "ConfigParser":
-        """Parses config text that does not live in a file (for tests)."""
+        """Parses config text that does not live in a file (TOML when `path` ends in .toml)."""
         config = cls.__new__(cls)
         config.path = path
         config._parse(text)
         return config
 
+    @property
+    def is_toml(self) -> bool:
+        return self.path.lower().endswith(".toml")
+
+    @property
+    def family(self) -> str:
+        """The model family `[model] model` names (whose `[model]` keys apply)."""
+        name = self._values.get(self.MODEL, {}).get("model")
+        return name if isinstance(name, str) else config_schema.DEFAULT_FAMILY
+
     def get(self, section: str, key: str, dvalue: Any = None) -> Any:
-        """The value of `[section] key`, or `dvalue` when the key is absent."""
-        return self._values.get(section, {}).get(key, dvalue)
+        """The value of `[section] key`; when the file does not set it, the
+        schema's default (`dvalue` only for keys the schema does not know).
+
+        Raises:
+            ConfigError: the key is required and not set.
+        """
+        values = self._values.get(section, {})
+        if key in values:
+            return values[key]
+        entry = config_schema.key_for(section, key, self.family)
+        if entry is None:
+            return dvalue
+        return self.default(section, key)
+
+    def default(self, section: str, key: str, note: bool = True) -> Any:
+        """The schema's default of a known key, as `get` returns it when the key is unset.
+
+        `note`: the first read of each defaulted key is passed to `on_default`.
+        """
+        entry = config_schema.key_for(section, key, self.family)
+        if entry.required:
+            raise self.error(section, key, "this key is required")
+        if isinstance(entry.default, config_schema.Derived):
+            value = entry.default.compute(self)
+        else:
+            value = copy.deepcopy(entry.default)  # lists: a reader may not change the schema
+        if note and (section, key) not in self._defaulted:
+            self._defaulted[(section, key)] = value
+            if self.on_default is not None:
+                self.on_default(section, key, value)
+        return value
+
+    def source(self, section: str, key: str) -> str:
+        """"file" when the file sets the key, else "default"."""
+        return "file" if self.has(section, key) else "default"
 
     def require(self, section: str, key: str) -> Any:
         """The value of `[section] key`, or a ConfigError when it is not set."""
@@ -119,18 +177,33 @@ class ConfigParser:
     # === Parsing ===
 
     def _parse(self, text: str) -> None:
-        entries = _split_ini(text, self.path)
+        if self.is_toml:
+            entries = [_Entry(e.section, e.key, e.raw, e.line, e.line, e.value, True)
+                       for e in toml_config.read_entries(text, self.path)]
+        else:
+            entries = _split_ini(text, self.path)
         self._values: dict[str, dict[str, Any]] = {}
         self._lines: dict[tuple[str, str], int] = {}
+        self._defaulted: dict[tuple[str, str], Any] = {}
         problems = []
+        literals = []
         for entry in entries:
             self._note_duplicate(entry)
-            value, problem = self._convert(entry)
+            value, problem = (entry.value, None) if entry.typed else self._literal(entry)
             if problem:
                 problems.append(problem)
-                continue
-            self._values.setdefault(entry.section, {})[entry.key] = value
-            self._lines[(entry.section, entry.key)] = entry.line
+            else:
+                literals.append((entry, value))
+                self._lines[(entry.section, entry.key)] = entry.line
+        # The model family decides which [model] keys apply, so it is found first.
+        family = next((v for e, v in reversed(literals) if (e.section, e.key) == ("model", "model")), None)
+        family = family if isinstance(family, str) else config_schema.DEFAULT_FAMILY
+        for entry, value in literals:
+            value, problem = self._check(entry, value, family)
+            if problem:
+                problems.append(problem)
+            else:
+                self._values.setdefault(entry.section, {})[entry.key] = value
         if problems:
             raise ConfigError("\n".join(problems))
         self._warn_unknown()
@@ -143,24 +216,38 @@ class ConfigParser:
                 f"set again (first on line {first}); the last value is used"
             )
 
-    def _convert(self, entry: _Entry) -> tuple[Any, str | None]:
-        """The literal value of one entry, or the problem with it."""
-        where = f"{self.path}:{entry.line}: [{entry.section}] {entry.key}"
+    def _where(self, entry: _Entry) -> str:
+        line = f":{entry.line}" if entry.line else ""
+        return f"{self.path}{line}: [{entry.section}] {entry.key}"
+
+    def _literal(self, entry: _Entry) -> tuple[Any, str | None]:
+        """The literal value of one INI entry, or the problem with it."""
+        where = self._where(entry)
         if entry.raw == "":
             return None, f"{where} has no value (remove the line to use the default)"
         try:
-            value = ast.literal_eval(entry.raw)
+            return ast.literal_eval(entry.raw), None
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             hint = ""
             if entry.raw.replace("_", "").replace(".", "").isalnum():
                 hint = f' (strings need quotes: {entry.key} = "{entry.raw}")'
             return None, f"{where} = {entry.raw}: not a Python literal{hint}"
-        kind = config_schema.SECTIONS.get(entry.section, {}).get(entry.key)
-        if kind is not None and not kind.accepts(value):
-            return None, f"{where} = {entry.raw}: expected {kind.description}"
+
+    def _check(self, entry: _Entry, value: Any, family: str) -> tuple[Any, str | None]:
+        """The value of one entry as the schema types it, or the problem with it."""
+        where = f"{self._where(entry)} = {entry.raw}"
+        known = config_schema.key_for(entry.section, entry.key, family)
+        if known is None:
+            return value, None
+        if value == "none" and known.takes_none_string:
+            return None, None
+        if entry.typed:
+            value = known.kind.shape(value)  # TOML arrays: tuples where the key takes them
+        if not known.kind.accepts(value):
+            return None, f"{where}: expected {known.kind.description}"
         unbuilt = config_schema.UNBUILT.get((entry.section, entry.key))
         if unbuilt is not None and unbuilt[0](value):
-            return None, f"{where} = {entry.raw}: {unbuilt[1]}"
+            return None, f"{where}: {unbuilt[1]}"
         return value, None
 
     def _warn_unknown(self) -> None:

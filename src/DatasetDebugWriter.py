@@ -1,5 +1,5 @@
 """Writes the training pairs as the model sees them, for a researcher to look
-at: `[dataset] debug = True` (spec §5.1).
+at: `[dataset] debug = True` (docs/differences.md, D14).
 
 The first `[dataset] debug_max` (default 50) training pairs, in sorted
 order, go to `./dataset_images/<image name>` and `./dataset_masks/<stem>.png`
@@ -21,7 +21,6 @@ from mask_codecs import visible_scale
 
 IMAGES_DIR = "./dataset_images"
 MASKS_DIR = "./dataset_masks"
-DEFAULT_MAX = 50
 
 
 class DatasetDebugWriter:
@@ -37,8 +36,8 @@ class DatasetDebugWriter:
 
     def __init__(self, config: ConfigParser, dataset: ImageMaskDataset):
         self.dataset = dataset
-        self.limit = config.get(ConfigParser.DATASET, "debug_max", DEFAULT_MAX)
-        num_classes = config.get(ConfigParser.MODEL, "num_classes", 1) or 1
+        self.limit = config.get(ConfigParser.DATASET, "debug_max")
+        num_classes = config.get(ConfigParser.MODEL, "num_classes")
         self.mask_scale = visible_scale(num_classes)
 
     def write(self, pairs: list[tuple[str, str]]) -> int:

@@ -3,7 +3,7 @@
 With `[generator] debug = True` (the original's default) the pairs of the
 first 10 batches go to `[generator] generated_images_dir` and
 `generated_masks_dir` as `<prefix><file name>` (masks 0/255, or class k as
-k·(255 // (num_classes − 1)); the prefixes of spec §5.7,
+k·(255 // (num_classes − 1)); the original's variant prefixes, as ImageMaskAugmentor names them,
 e.g. `rotated_30_10003_21.jpg`; the unaugmented image keeps its name), and
 each sample adds a line `<n>_<image name>_<mask name>` (n: its place in
 the batch) to `./generate_images.txt`. Folders are created, never emptied.
@@ -37,11 +37,11 @@ class GeneratorDebugWriter:
     def __init__(self, config: ConfigParser, batch_size: int, rgb: bool, first_sample: int = 0):
         get = config.get
         self.rgb = rgb
-        self.images_dir = get(ConfigParser.GENERATOR, "generated_images_dir", "./generated_images_dir")
-        self.masks_dir = get(ConfigParser.GENERATOR, "generated_masks_dir", "./generated_masks_dir")
-        self.verbose = bool(get(ConfigParser.GENERATOR, "verbose", False))
+        self.images_dir = get(ConfigParser.GENERATOR, "generated_images_dir")
+        self.masks_dir = get(ConfigParser.GENERATOR, "generated_masks_dir")
+        self.verbose = bool(get(ConfigParser.GENERATOR, "verbose"))
         self.batch_size = batch_size
-        self.mask_scale = visible_scale(get(ConfigParser.MODEL, "num_classes", 1) or 1)
+        self.mask_scale = visible_scale(get(ConfigParser.MODEL, "num_classes"))
         self.first, self.last = first_sample, first_sample + DEBUG_BATCHES * batch_size
         self._lock = threading.Lock()
         os.makedirs(self.images_dir, exist_ok=True)

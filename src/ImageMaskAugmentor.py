@@ -1,5 +1,5 @@
 """The original's online augmentation, configured by `[augmentor]` and the
-sections of each augmentation (spec §5.6–5.7), with its defects fixed.
+sections of each augmentation (see [augmentor] in docs/config.md), with its defects fixed.
 
 The enabled augmentations define a list of *variants*, in the original's
 order: hflip, vflip, one rotation per `angles`, one shrink per `shrinks`,
@@ -10,7 +10,7 @@ The original computed every variant of every sampled image; here each
 training sample is one draw from {the original image, each variant}, which
 is the same distribution without the work of the variants not used.
 
-Fixed (spec §9.5): image and mask share each random field; masks are warped
+Fixed (docs/differences.md, A4–A9): image and mask share each random field; masks are warped
 nearest-neighbour; sharpening and brightening leave masks alone; barrel and
 pincushion variants hold one distortion each (the original accumulated
 them); `[brightening] alpha` no longer overwrites `[deformation] alpah`;
@@ -57,12 +57,8 @@ class ImageMaskAugmentor:
                     self._distortions, self._radial, self._intensity):
             add()
 
-    def _get(self, section, key, default):
-        value = self.config.get(section, key, default)
-        return default if value is None else value
-
-    def _switch(self, key: str, default: bool) -> bool:
-        return bool(self._get(ConfigParser.AUGMENTOR, key, default))
+    def _switch(self, key: str) -> bool:
+        return bool(self.config.get(ConfigParser.AUGMENTOR, key))
 
     def _add(self, prefix: str, apply) -> None:
         self.variants.append(Variant(prefix, apply))
@@ -70,23 +66,23 @@ class ImageMaskAugmentor:
     # === Variants, in the original's order ===
 
     def _flips(self):
-        self.hflip, self.vflip = self._switch("hflip", True), self._switch("vflip", True)
+        self.hflip, self.vflip = self._switch("hflip"), self._switch("vflip")
         if self.hflip:
             self._add("hfliped_", lambda i, m, r: aug.hflip(i, m))
         if self.vflip:
             self._add("vfliped_", lambda i, m, r: aug.vflip(i, m))
 
     def _rotations(self):
-        if self._switch("rotation", True):
-            for angle in self._get(ConfigParser.AUGMENTOR, "angles", [90, 180, 270]):
+        if self._switch("rotation"):
+            for angle in self.config.get(ConfigParser.AUGMENTOR, "angles"):
                 self._add(f"rotated_{angle}_", lambda i, m, r, a=angle: aug.rotate(i, m, a))
 
     def _shrinks(self):
-        for scale in self._get(ConfigParser.AUGMENTOR, "shrinks", [0.8]):
+        for scale in self.config.get(ConfigParser.AUGMENTOR, "shrinks"):
             self._add(f"shrinked_{_label(scale)}_", lambda i, m, r, s=scale: aug.shrink(i, m, s))
 
     def _shears(self):
-        for factor in self._get(ConfigParser.AUGMENTOR, "shears", []):
+        for factor in self.config.get(ConfigParser.AUGMENTOR, "shears"):
             label = _label(factor)
             sheared = lambda i, m, f=factor: aug.shear(i, m, f)  # noqa: E731
             self._add(f"sheared_{label}_", lambda i, m, r, s=sheared: s(i, m))
@@ -99,44 +95,44 @@ class ImageMaskAugmentor:
                           lambda i, m, r, s=sheared: aug.vflip(*aug.hflip(*s(i, m))))
 
     def _deformations(self):
-        if not self._switch("deformation", False):
+        if not self._switch("deformation"):
             return
         section = ConfigParser.DEFORMATION
-        alpha = self._get(section, "alpah", 1300)
-        sigmas = self._get(section, "sigmoids", [8]) or [self._get(section, "sigmoid", 8)]
+        alpha = self.config.get(section, "alpah")
+        sigmas = self.config.get(section, "sigmoids") or [self.config.get(section, "sigmoid")]
         for sigma in sigmas:
             self._add(f"deformed_alpha_{alpha}_sigmoid_{int(sigma)}_",
                       lambda i, m, r, s=int(sigma): aug.elastic(i, m, alpha, s, r))
 
     def _distortions(self):
-        if not self._switch("distortion", False):
+        if not self._switch("distortion"):
             return
         section = ConfigParser.DISTORTION
-        rsigma = self._get(section, "gaussian_filter_rsigma", 40)
-        sigma = self._get(section, "gaussian_filter_sigma", 0.5)  # has no effect, as in the original
-        for size in self._get(section, "distortions", [0.02]):
+        rsigma = self.config.get(section, "gaussian_filter_rsigma")
+        sigma = self.config.get(section, "gaussian_filter_sigma")  # has no effect, as in the original
+        for size in self.config.get(section, "distortions"):
             self._add(f"distorted_{size}_rsigma{sigma}_sigma{rsigma}_",
                       lambda i, m, r, s=size: aug.distort(i, m, s, rsigma, r))
 
     def _radial(self):
-        for kind, default_amount in (("barrdistortion", 0.5), ("pincdistortion", -0.5)):
-            if not self._switch(kind, False):
+        for kind in ("barrdistortion", "pincdistortion"):
+            if not self._switch(kind):
                 continue
-            radius = self._get(kind, "radius", 0.5)
-            amount = self._get(kind, "amount", default_amount)
-            for index, center in enumerate(self._get(kind, "centers", [(0.5, 0.5)]), start=101):
+            radius = self.config.get(kind, "radius")
+            amount = self.config.get(kind, "amount")
+            for index, center in enumerate(self.config.get(kind, "centers"), start=101):
                 # Bound now: the pincushion pass rebinds radius and amount.
                 self._add(f"{kind[:4]}distorted_{index}_{radius}_{amount}_",
                           lambda i, m, r, c=tuple(center), radius=radius, amount=amount:
                           aug.radial(i, m, c, radius, amount))
 
     def _intensity(self):
-        if self._switch("sharpening", False):
-            k = self._get(ConfigParser.SHARPENING, "k", 1.0)
+        if self._switch("sharpening"):
+            k = self.config.get(ConfigParser.SHARPENING, "k")
             self._add(f"sharpened_{k}_", lambda i, m, r: aug.sharpening(i, m, k))
-        if self._switch("brightening", False):
-            alpha = self._get(ConfigParser.BRIGHTENING, "alpha", 1.2)
-            beta = self._get(ConfigParser.BRIGHTENING, "beta", 10)
+        if self._switch("brightening"):
+            alpha = self.config.get(ConfigParser.BRIGHTENING, "alpha")
+            beta = self.config.get(ConfigParser.BRIGHTENING, "beta")
             # No separator before the file name, as in the original.
             self._add(f"brightened_{alpha}_{beta}", lambda i, m, r: aug.brightening(i, m, alpha, beta))
 

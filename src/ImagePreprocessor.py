@@ -1,7 +1,7 @@
 """Turns an image file into the array the model sees, for training and
-inference alike (the original preprocessed the two differently, spec §9.4).
+inference alike (the original preprocessed the two differently, docs/differences.md, D8).
 
-Steps, in the original's training order (spec §5.2): read (8-bit; grey files
+Steps, in the original's training order (see [image] in docs/config.md): read (8-bit; grey files
 become three equal channels, alpha is dropped, 16-bit is scaled to 8-bit),
 `[image] gamma`, `sharpening`, `reverse`, `contrast_adjuster`, then either
 `color_converter` (applied to the BGR image, as the original's training did)
@@ -61,28 +61,24 @@ class ImagePreprocessor:
         get = config.get
         self.height = get(ConfigParser.MODEL, "image_height")
         self.width = get(ConfigParser.MODEL, "image_width")
-        self.channels = get(ConfigParser.MODEL, "image_channels", 3)
-        self.gamma = get(ConfigParser.IMAGE, "gamma", 0) or 0
-        self.sharpening = get(ConfigParser.IMAGE, "sharpening", 0) or 0
-        self.reverse = bool(get(ConfigParser.IMAGE, "reverse", False))
-        self.contrast = bool(get(ConfigParser.IMAGE, "contrast_adjuster", False))
-        self.contrast_alpha = get(ConfigParser.IMAGE, "contrast_alpah", 1.5)
-        self.contrast_beta = get(ConfigParser.IMAGE, "contrast_best", 40)
+        self.channels = get(ConfigParser.MODEL, "image_channels")
+        self.gamma = get(ConfigParser.IMAGE, "gamma")
+        self.sharpening = get(ConfigParser.IMAGE, "sharpening")
+        self.reverse = bool(get(ConfigParser.IMAGE, "reverse"))
+        self.contrast = bool(get(ConfigParser.IMAGE, "contrast_adjuster"))
+        self.contrast_alpha = get(ConfigParser.IMAGE, "contrast_alpah")
+        self.contrast_beta = get(ConfigParser.IMAGE, "contrast_best")
         self.converter = named_objects.lookup(
             config, ConfigParser.IMAGE, "color_converter", named_objects.COLOR_CONVERSIONS
         )
         self.interpolation = named_objects.lookup(
-            config,
-            ConfigParser.DATASET,
-            "resize_interpolation",
-            named_objects.INTERPOLATIONS,
-            "cv2.INTER_NEAREST",
+            config, ConfigParser.DATASET, "resize_interpolation", named_objects.INTERPOLATIONS
         )
-        order = (get(ConfigParser.DATASET, "color_order", "rgb") or "rgb").lower()
+        order = get(ConfigParser.DATASET, "color_order").lower()
         if order not in ("rgb", "bgr"):
             raise config.error(ConfigParser.DATASET, "color_order", "expected 'rgb' or 'bgr'")
         self.color_order = order
-        self.normalize = bool(get(ConfigParser.DATASET, "image_normalize", False))
+        self.normalize = bool(get(ConfigParser.DATASET, "image_normalize"))
         if self.gamma > 0:
             levels = np.arange(256) / 255.0
             self._gamma_table = np.clip(levels**self.gamma * 255, 0, 255).astype(np.uint8)

@@ -1,4 +1,4 @@
-"""Predicts masks for a folder of images (spec §6.1), for the inference script
+"""Predicts masks for a folder of images (docs/differences.md, D8, I3–I8), for the inference script
 and for the per-epoch previews of training alike.
 
 Each image is read exactly as in training (ImagePreprocessor), predicted in
@@ -57,20 +57,20 @@ class Inferencer:
         if not os.path.isdir(self.images_dir):
             raise config.error(ConfigParser.INFER, "images_dir", f"{self.images_dir} does not exist")
         if on_epoch_change:
-            self.output_dir = get(ConfigParser.TRAIN, "epoch_change_infer_dir", "./epoch_change_infer")
+            self.output_dir = get(ConfigParser.TRAIN, "epoch_change_infer_dir")
             self.merged_dir = None
         else:
             self.output_dir = config.require(ConfigParser.INFER, "output_dir")
             self.merged_dir = get(ConfigParser.INFER, "merged_dir")
-        self.num_images = get(ConfigParser.TRAIN, "num_infer_images", 1)
-        self.blur = bool(get(ConfigParser.INFER, "blur", False))
-        self.ksize = tuple(get(ConfigParser.INFER, "ksize", (5, 5)))
+        self.num_images = get(ConfigParser.TRAIN, "num_infer_images")
+        self.blur = bool(get(ConfigParser.INFER, "blur"))
+        self.ksize = tuple(get(ConfigParser.INFER, "ksize"))
         if self.blur and not all(k % 2 for k in self.ksize):
             raise config.error(ConfigParser.INFER, "ksize", "Gaussian kernel sizes must be odd")
         self.preprocessor = ImagePreprocessor(config)
-        self.num_classes = get(ConfigParser.MODEL, "num_classes", 1) or 1
+        self.num_classes = get(ConfigParser.MODEL, "num_classes")
         self.writer = GrayScaleImageWriter(
-            colorize=bool(get(ConfigParser.SEGMENTATION, "colorize", False)),
+            colorize=bool(get(ConfigParser.SEGMENTATION, "colorize")),
             black=_colour(config, "black"),
             white=_colour(config, "white"),
             threshold=self._thresholding(config),
@@ -78,7 +78,7 @@ class Inferencer:
         )
         self.colorizer = MaskColorizedWriter(config, self.writer, verbose=not on_epoch_change)
         self.colorized_dir = None
-        if get(ConfigParser.INFER, "mask_colorize", False) and not on_epoch_change:
+        if get(ConfigParser.INFER, "mask_colorize") and not on_epoch_change:
             self.colorized_dir = config.require(ConfigParser.INFER, "colorized_dir")
         self._warn_about_one_class_keys(config)
         self.files()  # fails now, not after the first epoch, if there is nothing to read
@@ -154,20 +154,20 @@ class Inferencer:
             (ConfigParser.SEGMENTATION, "colorize", "for N classes set [infer] mask_colorize = True and "
                                                     "colorized_dir to get pictures in class colours"),
         ):
-            if config.get(section, key, False):
+            if config.get(section, key):
                 warnings.warn(f"{config.where(section, key)}: [{section}] {key} = True changes one-class masks "
                               f"only: {instead}", ConfigWarning, stacklevel=3)
 
     def _thresholding(self, config: ConfigParser):
-        if not config.get(ConfigParser.INFER, "binarize", False):
+        if not config.get(ConfigParser.INFER, "binarize"):
             return None
         algorithm = named_objects.lookup(config, ConfigParser.INFER, "algorithm", named_objects.THRESHOLDS)
-        threshold = config.get(ConfigParser.INFER, "threshold", 127)
+        threshold = config.get(ConfigParser.INFER, "threshold")
         return lambda gray: binarize(gray, algorithm, threshold)
 
 
 def _colour(config: ConfigParser, key: str):
-    value = config.get(ConfigParser.SEGMENTATION, key, key)
+    value = config.get(ConfigParser.SEGMENTATION, key)
     if isinstance(value, str):
         try:
             ImageColor.getrgb(value)

@@ -1,5 +1,5 @@
 """Writes predicted masks as class maps and as pictures in class colours
-(`[infer] mask_colorize`, spec §6.5, as it was meant to work).
+(`[infer] mask_colorize`, as it was meant to work: docs/differences.md, I10).
 
 For N > 1 classes the prediction's most likely class is written as a label
 PNG (values 0…N−1, the format `[model] num_classes` masks are read in), and
@@ -44,9 +44,9 @@ class MaskColorizedWriter:
     """
 
     def __init__(self, config: ConfigParser, ramp: GrayScaleImageWriter, verbose: bool = True):
-        self.num_classes = config.get(ConfigParser.MODEL, "num_classes", 1) or 1
+        self.num_classes = config.get(ConfigParser.MODEL, "num_classes")
         self.colours = class_colours(config, self.num_classes)
-        self.swap = config.get(ConfigParser.INFER, "colorized_output_format", "rgb") == "bgr"
+        self.swap = config.get(ConfigParser.INFER, "colorized_output_format") == "bgr"
         self.ramp = ramp
         self.verbose = verbose
 

@@ -11,11 +11,9 @@ import importlib
 
 from ConfigParser import ConfigParser, load_config
 
-DEFAULT_MODEL = "TensorflowUNet"
-
 MODELS = ("TensorflowUNet",)
 
-# The original's other models (spec §3.3-3.14): known names, not built yet.
+# The original's other models (see [model] model in docs/config.md): known names, not built yet.
 NOT_YET_BUILT = (
     "TensorflowAttentionUNet",
     "TensorflowDeepLabV3Plus",
@@ -33,12 +31,12 @@ NOT_YET_BUILT = (
 
 
 def model_class(config: ConfigParser):
-    """The model class `[model] model` names (default TensorflowUNet).
+    """The model class `[model] model` names.
 
     Raises:
         ConfigError: the name is unknown, or names a model not built yet.
     """
-    name = config.get(ConfigParser.MODEL, "model", DEFAULT_MODEL) or DEFAULT_MODEL
+    name = config.get(ConfigParser.MODEL, "model")
     if name not in MODELS:
         if name in NOT_YET_BUILT:
             problem = "this model of the original is not available yet"

@@ -77,15 +77,13 @@ class TensorflowModel:
     def create(self) -> keras.Model:
         raise NotImplementedError
 
-    def model_key(self, key: str, default=None, required: bool = False):
-        """`[model] key`, or a ConfigError when a required key is not set."""
-        if required:
-            return self.config.require(ConfigParser.MODEL, key)
-        return self.config.get(ConfigParser.MODEL, key, default)
+    def model_key(self, key: str):
+        """`[model] key` (its default when unset; a ConfigError when it is required)."""
+        return self.config.get(ConfigParser.MODEL, key)
 
-    def activation(self, key: str = "activation", default: str = "relu") -> str:
-        """The Keras name of the activation `[model] key` gives."""
-        name = self.model_key(key, default) or default
+    def activation(self, key: str = "activation") -> str:
+        """The Keras name of the activation `[model] key` gives (None: the default, as the original)."""
+        name = self.model_key(key) or self.config.default(ConfigParser.MODEL, key)
         for prefix in _ACTIVATION_PREFIXES:
             name = name.removeprefix(prefix)
         if name not in ACTIVATIONS:
@@ -96,17 +94,16 @@ class TensorflowModel:
 
     @property
     def num_classes(self) -> int:
-        return self.model_key("num_classes", required=True)
+        return self.model_key("num_classes")
 
     def final_activation(self) -> str:
         """`[model] final_activation`; unset: sigmoid for one class, softmax for N > 1."""
-        return self.activation("final_activation", "softmax" if self.num_classes > 1 else "sigmoid")
+        return self.activation("final_activation")
 
     def create_optimizer(self) -> keras.optimizers.Optimizer:
-        name = self.model_key("optimizer", "Adam")
-        learning_rate = self.model_key("learning_rate", required=True)
-        # The original's default clip value (spec §4.2).
-        clipvalue = self.model_key("clipvalue", 0.2)
+        name = self.model_key("optimizer")
+        learning_rate = self.model_key("learning_rate")
+        clipvalue = self.model_key("clipvalue")  # None: no clipping
         if name == "AdamW":
             return keras.optimizers.AdamW(learning_rate, clipvalue=clipvalue)
         return keras.optimizers.Adam(
@@ -120,7 +117,7 @@ class TensorflowModel:
         categorical ones; N classes with an explicit sigmoid (multi-label)
         take binary losses per channel.
         """
-        name = self.model_key("loss", required=True)
+        name = self.model_key("loss")
         function = self._function("loss", name)
         categorical = name in losses.CATEGORICAL
         classes = self.num_classes
@@ -137,7 +134,7 @@ class TensorflowModel:
         raise self.config.error(ConfigParser.MODEL, "loss", problem)
 
     def create_metrics(self) -> list:
-        names = self.model_key("metrics", required=True)
+        names = self.model_key("metrics")
         return [self._function("metrics", name) for name in names]
 
     def _function(self, key: str, name: str):

@@ -1,11 +1,12 @@
-"""The "Slightly Flexible" U-Net, the original's primary model (spec §3.2).
+"""The "Slightly Flexible" U-Net, the original's primary model (see [model] in docs/config.md).
 
 Level i of the encoder (i = 0 … num_layers−1, the last being the bridge) has
 `base_filters·2**i` filters, kernel `max(k0 − 2·i, 3)`, dilation
 `max(d0 − i, 1)` and dropout `dropout_rate·i`; the decoder mirrors it with
 2×2 transposed convolutions and skip concatenations. For the same config the
 layers, their order and the parameter count equal the original's, so its
-Keras-2 weight files load by topology.
+Keras-2 weight files load by topology. Where it departs from the original
+(key checks, the multi-class head): docs/differences.md, M1, M2, M6, M7.
 """
 
 import keras
@@ -43,17 +44,17 @@ class TensorflowUNet(TensorflowModel):
 
     def create(self) -> keras.Model:
         # === Config ===
-        height = self.model_key("image_height", required=True)
-        width = self.model_key("image_width", required=True)
-        channels = self.model_key("image_channels", required=True)
-        self.num_layers = self.model_key("num_layers", required=True)
-        self.base_filters = self.model_key("base_filters", required=True)
-        self.dropout_rate = self.model_key("dropout_rate", required=True)
+        height = self.model_key("image_height")
+        width = self.model_key("image_width")
+        channels = self.model_key("image_channels")
+        self.num_layers = self.model_key("num_layers")
+        self.base_filters = self.model_key("base_filters")
+        self.dropout_rate = self.model_key("dropout_rate")
         self.kernels = kernel_sizes(self._base_kernel(), self.num_layers)
         self.dilations = dilation_rates(self._base_dilation(), self.num_layers)
         self.act = self.activation()
-        self.batch_norm = bool(self.model_key("normalization", False))
-        seeded = self.model_key("dropout_seed_fixing", False)
+        self.batch_norm = bool(self.model_key("normalization"))
+        seeded = self.model_key("dropout_seed_fixing")
         self.dropout_seed = DROPOUT_SEED if seeded else None
         self._check_depth(height, width)
         self._check_dropout()
@@ -61,7 +62,7 @@ class TensorflowUNet(TensorflowModel):
         # === Functional Model ===
         inputs = keras.Input((height, width, channels))
         x = inputs
-        if self.model_key("input_normalize", True):
+        if self.model_key("input_normalize"):
             x = keras.layers.Rescaling(1.0 / 255)(x)
         x, skips = self._encoder(x)
         x = self._decoder(x, skips)
@@ -120,7 +121,7 @@ class TensorflowUNet(TensorflowModel):
     def _base_kernel(self) -> int:
         # The original took the second element of any pair (it unpacks the
         # pair into one name twice); an even or unequal pair is a mistake.
-        k0, k1 = self.model_key("base_kernels", (3, 3))
+        k0, k1 = self.model_key("base_kernels")
         if k0 != k1 or k0 % 2 == 0:
             raise self.config.error(
                 ConfigParser.MODEL, "base_kernels", "expected two equal odd sizes, e.g. (5, 5)"
@@ -128,7 +129,7 @@ class TensorflowUNet(TensorflowModel):
         return k0
 
     def _base_dilation(self) -> int:
-        d0, d1 = self.model_key("dilation", (1, 1))
+        d0, d1 = self.model_key("dilation")
         if d0 != d1:
             raise self.config.error(
                 ConfigParser.MODEL, "dilation", "the two rates must be equal"

@@ -1,6 +1,7 @@
-"""Scores the best model on a held-out split: `2.evaluate` (spec §1.3, §7).
+"""Scores the best model on a held-out split: `2.evaluate` (docs/differences.md, I1, I2, I9).
 
-Usage: python TensorflowUNetEvaluator.py [./train_eval_infer.config]
+Usage: python TensorflowUNetEvaluator.py [CONFIG] [--print-config] [--quiet] [--debug]
+(CONFIG defaults to ./train_eval_infer.config)
 
 Evaluates the section `[model] evaluation` names (default `test`) with
 `[eval] batch_size` (default 4) and writes `./evaluation.csv`: `loss,<v>`
@@ -11,7 +12,6 @@ computed as `dice_coef` is (batch Dice, averaged over batches).
 """
 
 import sys
-
 
 import losses
 from atomic import write_text
@@ -34,8 +34,8 @@ class TensorflowUNetEvaluator:
 
     def __init__(self, config):
         self.config: ConfigParser = load_config(config)
-        self.section = self.config.get(ConfigParser.MODEL, "evaluation", "test")
-        self.batch_size = self.config.get(ConfigParser.EVAL, "batch_size", 4)
+        self.section = self.config.get(ConfigParser.MODEL, "evaluation")
+        self.batch_size = self.config.get(ConfigParser.EVAL, "batch_size")
         self.class_metrics = _class_metrics(self.config)
 
     def evaluate(self) -> dict[str, float]:
@@ -74,7 +74,7 @@ class TensorflowUNetEvaluator:
 
 def _class_metrics(config: ConfigParser) -> list:
     """Per-class Dice of the foreground classes 1…N−1 (none for one class)."""
-    classes = config.get(ConfigParser.MODEL, "num_classes", 1) or 1
+    classes = config.get(ConfigParser.MODEL, "num_classes")
     return [losses.class_dice_coef(k) for k in range(1, classes)]
 
 

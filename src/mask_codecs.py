@@ -9,7 +9,8 @@ one class, 0…N−1 for N classes (0 = background).
                  rule: lossless files (PNG, BMP, TIFF) any non-zero value is
                  foreground, as in the original; JPEG grey ≥ 128, which drops
                  compression fringe. `[mask] binarize = True` applies
-                 `threshold`/`algorithm` instead (spec §5.3).
+                 `threshold`/`algorithm` instead (see [mask] algorithm in
+                 docs/config.md; docs/differences.md, D5).
   NormalizedCodec  NormalizedImageMaskDataset: grey scaled to 0–1 (÷255 when
                  above 1), foreground ≥ `[mask] normalized_threshold`.
   ColourCodec    `[mask] mask_colors` (RGB2GrayscaleImageMaskDataset needs
@@ -266,14 +267,14 @@ def make_codec(config: ConfigParser) -> MaskCodec:
     """
     get = config.get
     M = ConfigParser.MASK
-    name = get(ConfigParser.DATASET, "datasetclass", "ImageMaskDataset") or "ImageMaskDataset"
+    name = get(ConfigParser.DATASET, "datasetclass")
     if name not in DATASET_CLASSES:
         raise config.error(ConfigParser.DATASET, "datasetclass", f"expected one of {', '.join(DATASET_CLASSES)}")
-    classes = get(ConfigParser.MODEL, "num_classes", 1) or 1
+    classes = get(ConfigParser.MODEL, "num_classes")
     colours = mask_colours(config)
-    blur = tuple(get(M, "blur_size", (3, 3))) if get(M, "blur", False) else None
+    blur = tuple(get(M, "blur_size")) if get(M, "blur") else None
     if classes > 1:
-        for key, on in (("binarize", get(M, "binarize", False)), ("blur", blur)):
+        for key, on in (("binarize", get(M, "binarize")), ("blur", blur)):
             if on:
                 raise config.error(M, key, f"works on one-class masks only ([model] num_classes = {classes})")
     if name == "NormalizedImageMaskDataset":
@@ -281,7 +282,7 @@ def make_codec(config: ConfigParser) -> MaskCodec:
             key = "mask_colors" if colours else None
             raise config.error(M if key else ConfigParser.MODEL, key or "num_classes",
                                "NormalizedImageMaskDataset reads one-class grey masks")
-        return NormalizedCodec(get(M, "normalized_threshold", 0.15), blur)
+        return NormalizedCodec(get(M, "normalized_threshold"), blur)
     if colours:
         if classes > 1 and len(colours) != classes - 1:
             raise config.error(M, "mask_colors", f"lists {len(colours)} colours, but [model] num_classes = "
@@ -295,7 +296,7 @@ def make_codec(config: ConfigParser) -> MaskCodec:
         return LabelCodec(classes)
     algorithm = named_objects.lookup(config, M, "algorithm", named_objects.THRESHOLDS)
     threshold = get(M, "threshold")
-    on = bool(get(M, "binarize", False))
+    on = bool(get(M, "binarize"))
     if on and threshold is None and algorithm not in (cv2.THRESH_OTSU, cv2.THRESH_TRIANGLE):
         raise config.error(M, "threshold", "binarize = True needs a threshold")
     return GreyCodec(on, algorithm, threshold, blur)
@@ -305,7 +306,7 @@ def mask_colours(config: ConfigParser) -> list[tuple[int, int, int]]:
     """`[mask] mask_colors` as RGB tuples, checked."""
     M = ConfigParser.MASK
     colours = config.get(M, "mask_colors") or []
-    order = config.get(M, "color_order", "rgb") or "rgb"
+    order = config.get(M, "color_order")
     rgb = [tuple(c) if order == "rgb" else tuple(c)[::-1] for c in colours]
     if (0, 0, 0) in rgb:
         raise config.error(M, "mask_colors", "lists black (0, 0, 0), the background: list the foreground colours only")

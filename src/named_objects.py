@@ -21,7 +21,7 @@ INTERPOLATIONS = {
     )
 }
 
-# The four thresholding modes the original's mask reader distinguishes (§5.3).
+# The four thresholding modes the original's mask reader distinguishes (see [mask] algorithm in docs/config.md).
 THRESHOLDS = {
     name: getattr(cv2, name)
     for name in ("THRESH_BINARY", "THRESH_TRUNC", "THRESH_OTSU", "THRESH_TRIANGLE")
@@ -33,13 +33,13 @@ COLOR_CONVERSIONS = {
 }
 
 
-def lookup(config, section: str, key: str, table: dict[str, int], default=None):
+def lookup(config, section: str, key: str, table: dict[str, int]):
     """The constant that `[section] key` names in `table` (None when unset).
 
     Raises:
         ConfigError: the name is not in the table.
     """
-    value = config.get(section, key, default)
+    value = config.get(section, key)
     if value is None:
         return None
     name = value.removeprefix("cv2.")

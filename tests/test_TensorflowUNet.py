@@ -16,7 +16,7 @@ FIXTURE = os.path.join(REPO, "tests", "fixtures", "original_unet_model_sections.
 
 
 def expected_parameters(channels, filters, layers, k0, classes=1, batch_norm=False):
-    """The parameter count of spec §3.2's network, counted layer by layer."""
+    """The parameter count of the original's TensorflowUNet, counted layer by layer."""
     kernels = [k0] + [max(k0 - 2 * i, 3) for i in range(1, layers)]
     bn = 4 if batch_norm else 0  # gamma, beta, moving mean, moving variance
     total, c_in = 0, channels
@@ -102,8 +102,8 @@ def test_every_original_unet_config_builds_with_the_original_size(original):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConfigWarning)
         config = ConfigParser.from_string(_config_from_model_section(section), original["path"])
-    get = lambda key, default=None: config.get("model", key, default)  # noqa: E731
-    if get("loss") is None:
+    get = lambda key: config.get("model", key)  # noqa: E731
+    if not config.has("model", "loss"):
         # The original crashed on this config (eval(None)); we say what to fix.
         with pytest.raises(ConfigError, match=r"\[model\] loss \(not set\): this key is required"):
             TensorflowUNet(config)
@@ -113,9 +113,9 @@ def test_every_original_unet_config_builds_with_the_original_size(original):
         get("image_channels"),
         get("base_filters"),
         get("num_layers"),
-        get("base_kernels", (3, 3))[1],
+        get("base_kernels")[1],
         get("num_classes"),
-        bool(get("normalization", False)),
+        bool(get("normalization")),
     )
     assert model.count_params() == expected
     compiled = model.get_compile_config()
