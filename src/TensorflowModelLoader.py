@@ -10,6 +10,7 @@ import os
 
 import keras
 
+import resolved_config
 from ConfigParser import ConfigParser
 from errors import DataError
 
@@ -26,8 +27,9 @@ def weights_view(model: keras.Model) -> keras.Model:
 
 def candidates(config: ConfigParser) -> list[str]:
     """The checkpoint paths to try, in order."""
-    model_dir = config.get(ConfigParser.TRAIN, "model_dir", "./models")
-    name = config.get(ConfigParser.TRAIN, "best_model_file", "best_model.h5") or "best_model.h5"
+    model_dir = config.get(ConfigParser.TRAIN, "model_dir")
+    name = (config.get(ConfigParser.TRAIN, "best_model_file")
+            or config.default(ConfigParser.TRAIN, "best_model_file"))  # None: the default, as the original
     stem = name
     for suffix in (".weights.h5", ".h5", ".keras"):
         stem = stem.removesuffix(suffix)
@@ -41,6 +43,7 @@ def load_best_weights(model: keras.Model, config: ConfigParser) -> str:
     Raises:
         DataError: no checkpoint exists, or it does not fit the model.
     """
+    resolved_config.warn_if_trained_otherwise(config)
     paths = candidates(config)
     for path in paths:
         if os.path.isfile(path):

@@ -1,6 +1,7 @@
-"""Predicts masks for `[infer] images_dir`: `3.infer` (spec §1.4, §6.1).
+"""Predicts masks for `[infer] images_dir`: `3.infer` (see [infer] in docs/config.md; docs/differences.md, I2–I10).
 
-Usage: python TensorflowUNetInferencer.py [./train_eval_infer.config]
+Usage: python TensorflowUNetInferencer.py [CONFIG] [--print-config] [--quiet] [--debug]
+(CONFIG defaults to ./train_eval_infer.config)
 
 Writes `<[infer] output_dir>/<stem>.jpg` for every image (`<stem>.png` class
 maps for `num_classes` > 1), at the image's own size, overlays into

@@ -1,6 +1,7 @@
-"""Trains the model a config describes: `1.train` (spec §1.2).
+"""Trains the model a config describes: `1.train` (see [train] in docs/config.md; docs/differences.md, T1–T13).
 
-Usage: python TensorflowUNetTrainer.py [./train_eval_infer.config]
+Usage: python TensorflowUNetTrainer.py [CONFIG] [--print-config] [--quiet] [--debug]
+(CONFIG defaults to ./train_eval_infer.config)
 
 Writes the best model into `[train] model_dir`, the curves into `eval_dir`,
 `./history.json`, and per-epoch previews when `epoch_change_infer = True`.
@@ -17,6 +18,7 @@ from typing import NamedTuple
 
 import keras
 
+import resolved_config
 import run_folders
 from atomic import remove_leftovers
 from BestModelCheckpoint import BestModelCheckpoint, checkpoint_path
@@ -35,7 +37,6 @@ from StopOnInterrupt import StopOnInterrupt
 from TrainingState import TrainingState
 from volume_ids import split_by_volume
 
-DEFAULT_SEED = 137  # the original's seed
 HISTORY_FILE = "./history.json"
 # Config entries that do not change what is trained (see training_settings).
 NOT_TRAINING_SECTIONS = ("test", "infer", "tiledinfer", "segmentation", "inspect")
@@ -75,11 +76,11 @@ class TensorflowUNetTrainer:
         self.batch_size = self.config.require(T, "batch_size")
         self.model_dir = self.config.require(T, "model_dir")
         self.eval_dir = self.config.require(T, "eval_dir")
-        self.seed = get(T, "seed", DEFAULT_SEED)
-        self.patience = get(T, "patience", 10)
-        self.epoch_change_infer = bool(get(T, "epoch_change_infer", False))
-        self.preview_dir = get(T, "epoch_change_infer_dir", "./epoch_change_infer")
-        self.generator_mode = bool(get(ConfigParser.MODEL, "generator", False))
+        self.seed = get(T, "seed")
+        self.patience = get(T, "patience")
+        self.epoch_change_infer = bool(get(T, "epoch_change_infer"))
+        self.preview_dir = get(T, "epoch_change_infer_dir")
+        self.generator_mode = bool(get(ConfigParser.MODEL, "generator"))
         self.state_dir = os.path.join(self.model_dir, "resume")
         self.settings = self.training_settings()
 
@@ -89,7 +90,7 @@ class TensorflowUNetTrainer:
         print("==== train")
         keras.utils.set_random_seed(self.seed)
         dataset, train_pairs, valid_pairs, augmentor = self.check_inputs()
-        if self.config.get(ConfigParser.DATASET, "debug", False):
+        if self.config.get(ConfigParser.DATASET, "debug"):
             DatasetDebugWriter(self.config, dataset).write(train_pairs)
         model = create_model(self.config).model
         state, callbacks = self.create_callbacks(model)
@@ -122,7 +123,7 @@ class TensorflowUNetTrainer:
     def check_inputs(self):
         """Checks every file and setting this run will read, before it starts."""
         check_model(self.config)
-        if self.config.get(ConfigParser.INFER, "mask_colorize", False):
+        if self.config.get(ConfigParser.INFER, "mask_colorize"):
             self.config.require(ConfigParser.INFER, "colorized_dir")  # 3.infer will need it: say so now
         dataset = ImageMaskDataset(self.config)
         train_pairs, valid_pairs = self.create_splits(dataset)
@@ -140,7 +141,7 @@ class TensorflowUNetTrainer:
 
     def warn_about_later_steps(self, dataset: ImageMaskDataset) -> None:
         """One warning per folder that only 2.evaluate or 3.infer will read."""
-        section = self.config.get(ConfigParser.MODEL, "evaluation", "test")
+        section = self.config.get(ConfigParser.MODEL, "evaluation")
         if not dataset.exists(section):
             warnings.warn(f"{self.config.path}: [{section}] image_datapath/mask_datapath do not name "
                           "existing folders; 2.evaluate will need them", ConfigWarning, stacklevel=2)
@@ -192,7 +193,7 @@ class TensorflowUNetTrainer:
 
     def prepare_run_folders(self) -> bool:
         """True to resume the previous run; else moves its results aside."""
-        allowed = self.config.get(ConfigParser.TRAIN, "resume", True) is not False
+        allowed = self.config.get(ConfigParser.TRAIN, "resume") is not False
         document = run_folders.read_state(self.state_dir)
         resume, reason = run_folders.should_resume(document, self.settings, self.epochs, allowed)
         config_copy = os.path.join(self.model_dir, os.path.basename(self.config.path))
@@ -200,7 +201,8 @@ class TensorflowUNetTrainer:
             for folder in (self.state_dir, self.model_dir, self.eval_dir, self.preview_dir, "."):
                 remove_leftovers(folder)
         elif run_folders.move_aside(
-            [self.model_dir, self.eval_dir, self.preview_dir, HISTORY_FILE], keep=[config_copy]
+            [self.model_dir, self.eval_dir, self.preview_dir, HISTORY_FILE],
+            keep=[config_copy, os.path.join(self.model_dir, resolved_config.FILE_NAME)],
         ):
             print(f"=== Starting afresh: {reason}")
         os.makedirs(self.model_dir, exist_ok=True)
@@ -209,6 +211,7 @@ class TensorflowUNetTrainer:
         ):
             shutil.copy2(self.config.path, config_copy)
             print(f"-- Copied {self.config.path} to {self.model_dir}")
+        print(f"-- Wrote {resolved_config.write(self.config, self.model_dir)}")
         return resume
 
     def create_splits(self, dataset: ImageMaskDataset):
@@ -238,20 +241,20 @@ class TensorflowUNetTrainer:
             train = make_dataset(train_pairs, reader, self.batch_size, shuffle=True, seed=self.seed)
             return TrainingData(train, valid, None, None, (reader, valid_reader))
         get = self.config.get
-        steps = get(ConfigParser.TRAIN, "steps_per_epoch", 400)
+        steps = get(ConfigParser.TRAIN, "steps_per_epoch")
         first_sample = initial_epoch * steps * self.batch_size
         debug = None
-        if get(ConfigParser.GENERATOR, "debug", True):
+        if get(ConfigParser.GENERATOR, "debug"):
             debug = GeneratorDebugWriter(self.config, self.batch_size, dataset.preprocessor.outputs_rgb, first_sample)
         reader = AugmentedPairReader(
             dataset, train_pairs, augmentor, self.seed,
-            augment=bool(get(ConfigParser.GENERATOR, "augmentation", True)), debug_writer=debug,
+            augment=bool(get(ConfigParser.GENERATOR, "augmentation")), debug_writer=debug,
         )
         return TrainingData(
             make_stream(reader, self.batch_size, first_sample),
             valid.repeat(),
             steps,
-            get(ConfigParser.TRAIN, "validation_steps", 800),
+            get(ConfigParser.TRAIN, "validation_steps"),
             (reader, valid_reader),
         )
 
@@ -263,14 +266,14 @@ class TensorflowUNetTrainer:
         """
         T = ConfigParser.TRAIN
         get = self.config.get
-        save_weights_only = bool(get(T, "save_weights_only", False))
+        save_weights_only = bool(get(T, "save_weights_only"))
         tracked = [BestModelCheckpoint(checkpoint_path(self.model_dir, save_weights_only), save_weights_only)]
-        if get(T, "learning_rate_reducer", False):
-            reducer_patience = get(T, "reducer_patience", int(self.patience / 2) or 5)
+        if get(T, "learning_rate_reducer"):
+            reducer_patience = get(T, "reducer_patience")
             tracked.append(
                 keras.callbacks.ReduceLROnPlateau(
                     monitor="val_loss",
-                    factor=get(T, "reducer_factor", 0.1),
+                    factor=get(T, "reducer_factor"),
                     patience=reducer_patience,
                     min_lr=0.0,
                 )
@@ -279,12 +282,12 @@ class TensorflowUNetTrainer:
             tracked.append(keras.callbacks.EarlyStopping(patience=self.patience, verbose=1))
         state = TrainingState(self.state_dir, self.settings, tracked)
         callbacks = tracked + [state]
-        if get(T, "tensorboard", False):
+        if get(T, "tensorboard"):
             callbacks.insert(0, keras.callbacks.TensorBoard(log_dir=os.path.join(self.eval_dir, "tensorboard")))
-        if get(T, "seedreset_callback", False):
+        if get(T, "seedreset_callback"):
             # First, so that nothing of an epoch draws a random number before the reseed.
             callbacks.insert(0, SeedResetCallback(self.seed))
-        metrics = get(T, "metrics", ["accuracy", "val_accuracy"])
+        metrics = get(T, "metrics")
         callbacks.append(EpochChangeCallback(self.eval_dir, metrics, state, HISTORY_FILE))
         if self.epoch_change_infer:
             callbacks.append(EpochChangeInferencer(model, self.config))
