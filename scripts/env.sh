@@ -6,12 +6,12 @@ cd "$(dirname "$0")/.."
 
 python=${PYTHON:-}
 if [ -z "$python" ]; then
-    for candidate in python3.11 python3.12 python3.10 python3; do
+    for candidate in python3.11 python3.12 python3; do
         if command -v "$candidate" >/dev/null 2>&1; then python=$candidate; break; fi
     done
 fi
-if [ -z "$python" ] || ! "$python" -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))'; then
-    echo "ERROR: Python 3.10-3.12 is needed (set PYTHON=/path/to/python3.11)" >&2
+if [ -z "$python" ] || ! "$python" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))'; then
+    echo "ERROR: Python 3.11-3.12 is needed: TOML configs use its tomllib (set PYTHON=/path/to/python3.11)" >&2
     exit 1
 fi
 
