@@ -3,6 +3,7 @@ to check the augmentation sections before a long run.
 
 Usage:
     python AugmentationPreview.py [CONFIG] [--image IMAGE --mask MASK] [--output augmentations.png]
+                                  [--print-config] [--quiet]
 
 Without --image/--mask it uses the first training pair of `[train]`. Each
 tile shows the augmented image with the augmented mask's outline in green
@@ -17,7 +18,9 @@ import sys
 import cv2
 import numpy as np
 
+import resolved_config
 from atomic import write_image
+from cli import say_default
 from ConfigParser import ConfigParser
 from errors import UserError
 from ImageMaskAugmentor import ImageMaskAugmentor
@@ -67,11 +70,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--image", help="an image file (default: the first training image)")
     parser.add_argument("--mask", help="its mask file")
     parser.add_argument("--output", default="./augmentations.png", help="PNG file to write")
+    parser.add_argument("--print-config", action="store_true", help="print every key read, with its source, and exit")
+    parser.add_argument("--quiet", action="store_true", help="no line per key that takes its default")
     args = parser.parse_args(argv)
     if bool(args.image) != bool(args.mask):
         parser.error("--image and --mask go together")
     try:
         config = ConfigParser(args.config)
+        if args.print_config:
+            print("\n".join(resolved_config.lines(config)))
+            return 0
+        if not args.quiet:
+            config.on_default = say_default
         for key in ("image_width", "image_height"):
             config.require(ConfigParser.MODEL, key)
         pair = (args.image, args.mask) if args.image else ImageMaskDataset(config).pairs(ConfigParser.TRAIN)[0]

@@ -45,7 +45,7 @@ def run(body: Callable[[ConfigParser], None], argv: list[str], prog: str) -> int
                 print("\n".join(resolved_config.lines(config)))
                 return 0
             if "--quiet" not in argv:
-                config.on_default = _say_default
+                config.on_default = say_default
             body(config)
         except UserError as e:
             return _fail(e, e.exit_code, debug)
@@ -61,7 +61,7 @@ def run(body: Callable[[ConfigParser], None], argv: list[str], prog: str) -> int
     return 0
 
 
-def _say_default(section: str, key: str, value) -> None:
+def say_default(section: str, key: str, value) -> None:
     # The original's "=== WARNING: Not found [section] key, return default value v", short.
     print(f"-- default [{section}] {key} = {value!r}")
 

@@ -165,3 +165,14 @@ def test_each_defaulted_key_read_is_printed_once_unless_quiet(tmp_path, monkeypa
 def test_usage_names_every_flag(module, capsys):
     assert module.main(["a.config", "--verbose"]) == 2
     assert "[CONFIG] [--print-config] [--quiet] [--debug]" in capsys.readouterr().err
+
+
+def test_augmentation_preview_prints_the_config_too(tmp_path, monkeypatch, capsys):
+    import AugmentationPreview
+
+    monkeypatch.chdir(tmp_path)
+    path = small_config(tmp_path)
+    assert AugmentationPreview.main([path, "--print-config"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert "[augmentor] angles = [90, 180, 270]  (default)" in out
+    assert all(PRINTED.match(line) for line in out)
