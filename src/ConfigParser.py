@@ -135,7 +135,7 @@ class ConfigParser:
         else:
             value = copy.deepcopy(entry.default)  # lists: a reader may not change the schema
         if note and (section, key) not in self._defaulted:
-            self._defaulted[(section, key)] = value
+            self._defaulted.add((section, key))
             if self.on_default is not None:
                 self.on_default(section, key, value)
         return value
@@ -184,7 +184,7 @@ class ConfigParser:
             entries = _split_ini(text, self.path)
         self._values: dict[str, dict[str, Any]] = {}
         self._lines: dict[tuple[str, str], int] = {}
-        self._defaulted: dict[tuple[str, str], Any] = {}
+        self._defaulted: set[tuple[str, str]] = set()  # keys already passed to on_default
         problems = []
         literals = []
         for entry in entries:
