@@ -11,6 +11,7 @@ Keras-2 weight files load by topology. Where it departs from the original
 
 import keras
 
+from blocks.heads import head
 from ConfigParser import ConfigParser
 from TensorflowModel import TensorflowModel
 
@@ -66,11 +67,7 @@ class TensorflowUNet(TensorflowModel):
             x = keras.layers.Rescaling(1.0 / 255)(x)
         x, skips = self._encoder(x)
         x = self._decoder(x, skips)
-        outputs = keras.layers.Conv2D(
-            self.num_classes,
-            (1, 1),
-            activation=self.final_activation(),
-        )(x)
+        outputs = head(x, self.num_classes, self.final_activation())
         return keras.Model(inputs, outputs, name="model")
 
     # === Layers ===

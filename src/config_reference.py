@@ -82,7 +82,8 @@ def render() -> str:
         lines += _table(keys) + [""]
         if section == "model":
             for family, own in config_schema.FAMILIES.items():
-                lines += [f"### [model] keys of {family}", ""] + _table(own) + [""]
+                lines += [f"### [model] keys of {family}", ""]
+                lines += (_table(own) if own else ["No keys beyond the general ones."]) + [""]
             lines += [
                 "### [model] keys of the original's other models",
                 "",

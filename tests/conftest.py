@@ -8,6 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import textwrap  # noqa: E402
 
 import cv2  # noqa: E402
+import h5py  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -142,3 +143,25 @@ def make_project(tmp_path, data_dir, **overrides) -> str:
         shutil.copytree(os.path.join(str(data_dir), "mini_test"), project / "mini_test")
     write_config(project / "train_eval_infer.config", project_sections(data_dir, **overrides))
     return str(project)
+
+
+def write_keras2_weights(path, model, full_model=False):
+    """A weights file laid out as Keras 2.10 writes it, with other layer names."""
+    with h5py.File(path, "w") as f:
+        group = f.create_group("model_weights") if full_model else f
+        if full_model:
+            f.attrs["model_config"] = b"{}"
+        names = []
+        for i, layer in enumerate(model.layers):
+            name = f"old_{type(layer).__name__.lower()}_{i}"
+            names.append(name.encode())
+            layer_group = group.create_group(name)
+            weight_names = []
+            for j, weight in enumerate(layer.weights):
+                weight_name = f"{name}/w{j}:0"
+                layer_group.create_dataset(weight_name, data=np.asarray(weight))
+                weight_names.append(weight_name.encode())
+            layer_group.attrs["weight_names"] = weight_names
+        group.attrs["layer_names"] = names
+        group.attrs["backend"] = b"tensorflow"
+        group.attrs["keras_version"] = b"2.10.0"

@@ -3,10 +3,9 @@
 import os
 
 import cv2
-import h5py
 import numpy as np
 import pytest
-from conftest import config_text, small_model_section
+from conftest import config_text, small_model_section, write_keras2_weights
 from PIL import Image
 
 from ConfigParser import ConfigParser
@@ -170,28 +169,6 @@ def test_one_class_mask_colorize_writes_the_segmentation_ramp(tmp_path):
         Inferencer(ConstantModel(1.0), setup(tmp_path, infer={"mask_colorize": True}))
 
 
-def _write_keras2_weights(path, model, full_model=False):
-    """A weights file laid out as Keras 2.10 writes it, with other layer names."""
-    with h5py.File(path, "w") as f:
-        group = f.create_group("model_weights") if full_model else f
-        if full_model:
-            f.attrs["model_config"] = b"{}"
-        names = []
-        for i, layer in enumerate(model.layers):
-            name = f"old_{type(layer).__name__.lower()}_{i}"
-            names.append(name.encode())
-            layer_group = group.create_group(name)
-            weight_names = []
-            for j, weight in enumerate(layer.weights):
-                weight_name = f"{name}/w{j}:0"
-                layer_group.create_dataset(weight_name, data=np.asarray(weight))
-                weight_names.append(weight_name.encode())
-            layer_group.attrs["weight_names"] = weight_names
-        group.attrs["layer_names"] = names
-        group.attrs["backend"] = b"tensorflow"
-        group.attrs["keras_version"] = b"2.10.0"
-
-
 @pytest.mark.parametrize("full_model", [False, True], ids=["weights", "full-model"])
 def test_keras2_checkpoints_of_the_original_load_by_layer_order(tmp_path, full_model):
     sections = {"model": small_model_section(32), "train": {"model_dir": str(tmp_path)}}
@@ -199,7 +176,7 @@ def test_keras2_checkpoints_of_the_original_load_by_layer_order(tmp_path, full_m
     trained = create_model(config).model
     x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
     trained.fit(x, (x[..., :1] > 128).astype(np.float32), epochs=1, verbose=0)
-    _write_keras2_weights(tmp_path / "best_model.h5", trained, full_model)
+    write_keras2_weights(tmp_path / "best_model.h5", trained, full_model)
     fresh = create_model(config).model
     assert load_best_weights(fresh, config).endswith("best_model.h5")
     np.testing.assert_allclose(fresh.predict(x, verbose=0), trained.predict(x, verbose=0), atol=1e-6)

@@ -6,80 +6,37 @@ that this toolkit does not build yet are known, so that their configs parse,
 but not type-checked.
 """
 
-from config_schema.kinds import (
-    ANY,
-    BOOL,
-    OPTIONAL_STRING,
-    POSITIVE,
-    REQUIRED,
-    Derived,
-    Key,
-    number,
-    pair,
+from config_schema.families import (
+    attention_unet,
+    basnet,
+    deeplab_v3_plus,
+    efficient_unet,
+    efficientnet_b7_unet,
+    multires_unet,
+    sharp_unet,
+    swin_unet,
+    trans_unet,
+    u2net,
+    unet,
+    unet3plus,
+    xception_like_unet,
 )
-
-
-def _final_activation(config) -> str:
-    return "softmax" if config.get("model", "num_classes") > 1 else "sigmoid"
-
+from config_schema.kinds import ANY, Key
 
 FAMILIES: dict[str, dict[str, Key]] = {
-    "TensorflowUNet": {
-        "base_filters": Key(
-            POSITIVE, REQUIRED,
-            doc="Filters of the first level's convolutions; each deeper level doubles them.",
-        ),
-        "num_layers": Key(
-            POSITIVE, REQUIRED,
-            doc=(
-                "Levels of the U-Net, the bridge included; image_width and image_height must be divisible by "
-                "2**(num_layers-1)."
-            ),
-            original="The original did not check the sizes, and Keras failed later (M2).",
-        ),
-        "dropout_rate": Key(
-            number(0, 1), REQUIRED,
-            doc=(
-                "Dropout after the first convolution of each level, dropout_rate × level (none at the first); "
-                "dropout_rate·(num_layers − 1) must be below 1."
-            ),
-            original="A missing value crashed the original late with a TypeError (C8).",
-        ),
-        "base_kernels": Key(
-            pair(POSITIVE), (3, 3),
-            doc=(
-                "Kernel size of the first level's convolutions, two equal odd numbers; each deeper level is 2 "
-                "smaller, down to 3."
-            ),
-            original="The original used the second number for both and accepted even sizes (M6).",
-        ),
-        "dilation": Key(
-            pair(POSITIVE), (1, 1),
-            doc=(
-                "Dilation rate of the first level's convolutions, two equal numbers; each deeper level is 1 "
-                "smaller, down to 1."
-            ),
-            original="Unequal rates crashed the original (M1).",
-        ),
-        "final_activation": Key(
-            OPTIONAL_STRING,
-            Derived(_final_activation, '"sigmoid" for one class, "softmax" for num_classes > 1'),
-            doc=(
-                'Activation of the output layer; "sigmoid" with num_classes > 1 gives independent per-class '
-                '(multi-label) outputs.'
-            ),
-            original="The original used sigmoid whatever num_classes said (M7).",
-        ),
-        "input_normalize": Key(
-            BOOL, True, sees=True,
-            doc=(
-                "A first layer divides the input by 255; set it False when [dataset] image_normalize already "
-                "does."
-            ),
-        ),
-        "normalization": Key(BOOL, False, doc="Batch normalization after every convolution."),
-        "dropout_seed_fixing": Key(BOOL, False, doc="Dropout layers use the fixed seed 137."),
-    },
+    "TensorflowUNet": unet.KEYS,
+    "TensorflowAttentionUNet": attention_unet.KEYS,
+    "TensorflowDeepLabV3Plus": deeplab_v3_plus.KEYS,
+    "TensorflowEfficientUNet": efficient_unet.KEYS,
+    "TensorflowEfficientNetB7UNet": efficientnet_b7_unet.KEYS,
+    "TensorflowMultiResUNet": multires_unet.KEYS,
+    "TensorflowSharpUNet": sharp_unet.KEYS,
+    "TensorflowSwinUNet": swin_unet.KEYS,
+    "TensorflowTransUNet": trans_unet.KEYS,
+    "TensorflowU2Net": u2net.KEYS,
+    "TensorflowUNet3Plus": unet3plus.KEYS,
+    "TensorflowXceptionLikeUNet": xception_like_unet.KEYS,
+    "TensorflowBASNet": basnet.KEYS,
 }
 
 # Keys of the original's models not built here yet.

@@ -49,7 +49,11 @@ def _data_paths(default, what: str, original: str = "", note: str = "") -> dict[
     }
 
 
-# [model] keys every model family reads; each family's own keys are in models.py.
+def _final_activation(config) -> str:
+    return "softmax" if config.get("model", "num_classes") > 1 else "sigmoid"
+
+
+# [model] keys every model family reads; each family's own keys are in families/.
 MODEL: dict[str, Key] = {
     "model": Key(
         STRING, "TensorflowUNet",
@@ -119,6 +123,15 @@ MODEL: dict[str, Key] = {
             'to evaluation.csv. With num_classes > 1 they are means over the foreground classes.'
         ),
         original="The original evaluated each name as Python code and skipped unknown ones (C7).",
+    ),
+    "final_activation": Key(
+        OPTIONAL_STRING,
+        Derived(_final_activation, '"sigmoid" for one class, "softmax" for num_classes > 1'),
+        doc=(
+            'Activation of the output layer; "sigmoid" with num_classes > 1 gives independent per-class '
+            '(multi-label) outputs.'
+        ),
+        original="The original used sigmoid whatever num_classes said (M7).",
     ),
     "show_summary": Key(BOOL, False, doc="Print the model's layer summary when it is built."),
     "generator": Key(

@@ -1,0 +1,1 @@
+"""The `[model]` keys of each model family, one module per family (`KEYS`)."""

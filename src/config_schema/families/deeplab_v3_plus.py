@@ -1,0 +1,5 @@
+"""The `[model]` keys of TensorflowDeepLabV3Plus, beyond the general ones."""
+
+from config_schema.kinds import Key
+
+KEYS: dict[str, Key] = {}
