@@ -32,6 +32,7 @@ from GrayScaleImageWriter import GrayScaleImageWriter
 from ImageMaskDataset import list_images
 from ImagePreprocessor import ImagePreprocessor, read_file
 from MaskColorizedWriter import MaskColorizedWriter
+from TensorflowModel import first_output
 
 BATCH_SIZE = 4
 
@@ -49,7 +50,7 @@ class Inferencer:
     """
 
     def __init__(self, model, config: ConfigParser, on_epoch_change: bool = False):
-        self.model = model
+        self.model = first_output(model)
         self.on_epoch_change = on_epoch_change
         self._previews = None
         get = config.get

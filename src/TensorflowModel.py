@@ -33,6 +33,17 @@ ACTIVATIONS = (
 _ACTIVATION_PREFIXES = ("tf.keras.activations.", "keras.activations.", "tf.nn.")
 
 
+def first_output(model: keras.Model) -> keras.Model:
+    """The model itself, or for a multi-output model (BASNet) the same layers ending at output 0.
+
+    Evaluation and inference read output 0; the layers are shared, so the
+    view follows the model's weights as training changes them.
+    """
+    if len(getattr(model, "outputs", None) or [None]) == 1:  # also any object with a predict method
+        return model
+    return keras.Model(model.inputs, model.outputs[0], name=f"{model.name}_output0")
+
+
 class TensorflowModel:
     """Builds and compiles the network a config describes.
 
@@ -51,6 +62,7 @@ class TensorflowModel:
     def __init__(self, config, strategy: tf.distribute.Strategy | None = None, extra_metrics=()):
         self.config: ConfigParser = load_config(config)
         self.strategy = strategy or tf.distribute.get_strategy()
+        self.extra_metrics = list(extra_metrics)
         with self.strategy.scope():
             loss = self.create_loss()  # checked before a large model is built
             self.model = self.create()
@@ -61,6 +73,15 @@ class TensorflowModel:
             )
         if self.config.get(ConfigParser.MODEL, "show_summary"):
             self.model.summary()
+
+    def evaluation_model(self) -> keras.Model:
+        """The model `2.evaluate` scores: itself, or output 0 compiled with the same loss and metrics."""
+        if len(self.model.outputs) == 1:
+            return self.model
+        with self.strategy.scope():
+            view = first_output(self.model)
+            view.compile(loss=self.create_loss(), metrics=self.create_metrics() + self.extra_metrics)
+        return view
 
     @classmethod
     def check(cls, config) -> None:

@@ -43,8 +43,9 @@ class TensorflowUNetEvaluator:
         dataset = ImageMaskDataset(self.config)
         pairs = dataset.pairs(self.section)
         dataset.check_split(pairs, self.section)
-        model = create_model(self.config, extra_metrics=self.class_metrics).model
-        load_best_weights(model, self.config)
+        builder = create_model(self.config, extra_metrics=self.class_metrics)
+        load_best_weights(builder.model, self.config)
+        model = builder.evaluation_model()
         reader = PairReader(dataset)
         print(f"=== evaluate [{self.section}] {len(pairs)} images, batch_size {self.batch_size}")
         with reraise_data_errors(reader):
