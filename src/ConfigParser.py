@@ -237,8 +237,8 @@ class ConfigParser:
         """The value of one entry as the schema types it, or the problem with it."""
         where = f"{self._where(entry)} = {entry.raw}"
         known = config_schema.key_for(entry.section, entry.key, family)
-        if known is None:
-            return value, None
+        if known is None or (entry.section == self.MODEL and config_schema.other_families(entry.key, family)):
+            return value, None  # unknown, or another family's key: a warning says it is ignored
         if value == "none" and known.takes_none_string:
             return None, None
         if entry.typed:
@@ -263,8 +263,12 @@ class ConfigParser:
             for key in values:
                 where = f"{self.where(section, key)}: [{section}] {key}"
                 note = config_schema.IGNORED.get((section, key))
+                owners = config_schema.other_families(key, self.family) if section == self.MODEL else []
                 if note:
                     _warn(f"{where} is ignored here: {note}")
+                elif owners:
+                    _warn(f"{where} is a key of {' and '.join(owners[:3])}{', ...' if len(owners) > 3 else ''}, "
+                          f"not of {self.family}, and is ignored")
                 elif key not in known[section]:
                     _warn(
                         f"{where} is not a known key and is ignored"

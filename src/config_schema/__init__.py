@@ -15,7 +15,7 @@ from config_schema.sections import SECTIONS as GENERAL
 
 __all__ = [
     "REQUIRED", "Derived", "Key", "Kind", "FAMILIES", "GENERAL", "IGNORED", "MODEL",
-    "UNBUILT", "SECTIONS", "DEFAULT_FAMILY", "key_for", "resolved_keys",
+    "UNBUILT", "SECTIONS", "DEFAULT_FAMILY", "key_for", "other_families", "resolved_keys",
 ]
 
 DEFAULT_FAMILY: str = MODEL["model"].default
@@ -38,6 +38,13 @@ def key_for(section: str, key: str, family: str | None = None) -> Key | None:
     if section == "model" and family in FAMILIES and key in FAMILIES[family]:
         return FAMILIES[family][key]
     return SECTIONS.get(section, {}).get(key)
+
+
+def other_families(key: str, family: str | None) -> list[str]:
+    """The families other than `family` whose own `[model]` keys hold `key` (none for a general key)."""
+    if key in MODEL or key in FAMILIES.get(family, {}):
+        return []
+    return [name for name, keys in FAMILIES.items() if key in keys and name != family]
 
 
 def resolved_keys(family: str | None) -> dict[str, dict[str, Key]]:
