@@ -157,7 +157,8 @@ def write_keras2_weights(path, model, full_model=False):
             names.append(name.encode())
             layer_group = group.create_group(name)
             weight_names = []
-            for j, weight in enumerate(layer.weights):
+            # Keras 2 wrote trainable weights first, then non-trainable ones (what the loader reads).
+            for j, weight in enumerate(layer.trainable_weights + layer.non_trainable_weights):
                 weight_name = f"{name}/w{j}:0"
                 layer_group.create_dataset(weight_name, data=np.asarray(weight))
                 weight_names.append(weight_name.encode())

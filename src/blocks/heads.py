@@ -8,9 +8,10 @@ the same shapes as the original's head, so weight files load unchanged.
 import keras
 
 
-def head(x, num_classes: int, activation: str, kernel_size=(1, 1), use_bias: bool = True, name=None):
+def head(x, num_classes: int, activation: str | None, kernel_size=(1, 1), use_bias: bool = True, name=None,
+         kernel_initializer="glorot_uniform", kernel_regularizer=None):
     """`Conv2D(num_classes, kernel_size, activation)` in float32."""
     return keras.layers.Conv2D(
         num_classes, kernel_size, padding="same", activation=activation, use_bias=use_bias,
-        dtype="float32", name=name,
+        kernel_initializer=kernel_initializer, kernel_regularizer=kernel_regularizer, dtype="float32", name=name,
     )(x)
