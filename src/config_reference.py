@@ -12,7 +12,7 @@ import sys
 import config_schema
 from atomic import write_text
 from config_schema import REQUIRED, Derived, Key
-from config_schema.models import NOT_YET_BUILT_KEYS, UNUSED_KEYS
+from config_schema.models import UNUSED_KEYS
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "config.md")
 
@@ -78,19 +78,18 @@ def render() -> str:
     for section, keys in config_schema.GENERAL.items():
         lines += [f"## [{section}]", ""]
         if section == "model":
-            lines += ["Keys every model family reads.", ""]
+            lines += ["Keys every model family reads. A key of another family than `[model] model` names warns, "
+                      "naming its family, and is ignored.", ""]
         lines += _table(keys) + [""]
         if section == "model":
             for family, own in config_schema.FAMILIES.items():
                 lines += [f"### [model] keys of {family}", ""]
                 lines += (_table(own) if own else ["No keys beyond the general ones."]) + [""]
             lines += [
-                "### [model] keys of the original's other models",
+                "### [model] keys nothing reads",
                 "",
-                "Accepted, so that their configs parse, and not checked until those models are built: "
-                + ", ".join(f"`{k}`" for k in NOT_YET_BUILT_KEYS) + ".",
-                "",
-                "Found in the original's configs, read by nothing: " + ", ".join(f"`{k}`" for k in UNUSED_KEYS) + ".",
+                "Found in the original's configs, accepted and read by nothing: "
+                + ", ".join(f"`{k}`" for k in UNUSED_KEYS) + ".",
                 "",
             ]
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -15,6 +15,7 @@ import warnings
 
 import config_schema
 from atomic import write_text
+from config_schema.kinds import ANY
 from ConfigParser import ConfigParser, ConfigWarning
 from version import __version__
 
@@ -33,6 +34,8 @@ def resolve(config: ConfigParser) -> dict[str, dict[str, dict]]:
         for key, entry in keys.items():
             if config.has(section, key):
                 entries[key] = {"value": config.get(section, key), "source": "file"}
+            elif entry.kind is ANY and entry.default is None:
+                continue  # accepted, read by nothing: only shown when the file sets it
             elif entry.required:
                 entries[key] = {"value": None, "source": "required"}
             else:

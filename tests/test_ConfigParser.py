@@ -147,6 +147,7 @@ def test_the_originals_misspelled_keys_are_known():
         contrast_alpah = 1.5
         contrast_best = 40
         [model]
+        model = "TensorflowXceptionLikeUNet"
         diation = (2, 2)
         [train]
         save_model_file = ""

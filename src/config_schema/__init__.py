@@ -9,7 +9,7 @@ from; docs/config.md is generated from these tables (`src/config_reference.py`).
 """
 
 from config_schema.kinds import REQUIRED, Derived, Key, Kind
-from config_schema.models import FAMILIES, NOT_YET_BUILT_KEYS, UNUSED_KEYS
+from config_schema.models import FAMILIES, UNUSED_KEYS
 from config_schema.sections import IGNORED, MODEL, UNBUILT
 from config_schema.sections import SECTIONS as GENERAL
 
@@ -21,11 +21,10 @@ __all__ = [
 DEFAULT_FAMILY: str = MODEL["model"].default
 
 # Every key a file may hold, by section: [model] holds the general keys,
-# every family's keys, and the keys of families not built yet.
+# every family's keys, and the keys nothing reads.
 SECTIONS: dict[str, dict[str, Key]] = {
     **GENERAL,
     "model": {
-        **NOT_YET_BUILT_KEYS,
         **UNUSED_KEYS,
         **{key: entry for family in FAMILIES.values() for key, entry in family.items()},
         **MODEL,

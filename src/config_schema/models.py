@@ -1,9 +1,9 @@
 """The `[model]` keys of each model family, beyond the general ones.
 
-`FAMILIES` maps a `[model] model` name to its own keys; a key two families
-share may have a different default in each. Keys of the original's families
-that this toolkit does not build yet are known, so that their configs parse,
-but not type-checked.
+`FAMILIES` maps a `[model] model` name to its own keys (one module per family
+in `families/`); a key two families share may have a different kind or
+default in each. `UNUSED_KEYS` are found in the original's configs and read by
+nothing (`image_depth` belonged to its 3-D U-Net, which is not built here).
 """
 
 from config_schema.families import (
@@ -39,30 +39,12 @@ FAMILIES: dict[str, dict[str, Key]] = {
     "TensorflowBASNet": basnet.KEYS,
 }
 
-# Keys of the original's models not built here yet.
-NOT_YET_BUILT_KEYS: dict[str, Key] = {
-    name: Key(
-        ANY, None,
-        doc=(
-            "A key of one of the original's other model families, which this toolkit does not build yet: "
-            "accepted and not checked."
-        ),
-    )
-    for name in (
-        "efficientnet filters max_filter base_ksize filter_num_begin depth "
-        "stack_num_down stack_num_up patch_size num_heads window_size num_mlp "
-        "shift_window filter_num embed_dim num_transformer mlp_activation "
-        "batch_norm pool unpool backbone weights freeze_backbone "
-        "freeze_batch_norm image_depth diation"
-    ).split()
-}
-
 # Keys found in the original's configs that nothing reads.
 UNUSED_KEYS: dict[str, Key] = {
     name: Key(ANY, None, doc="Found in the original's configs; nothing reads it.")
     for name in (
         "base_dilation kernel_size ksize sharp_ksize decoder_channels grid "
         "hidden_size hybrid mlp_dim num_skip pretrain freeze_enc_cnn dice_loss "
-        "model_compile self.activation"
+        "model_compile self.activation image_depth"
     ).split()
 }
