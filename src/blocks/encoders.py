@@ -21,6 +21,8 @@ import socket
 
 import keras
 
+from blocks.conv import avoid_strided_pointwise
+
 # Seconds a network operation of the ImageNet download may wait before it fails.
 DOWNLOAD_TIMEOUT = 15
 
@@ -70,7 +72,7 @@ def build_encoder(name: str, inputs, weights) -> keras.Model:
         )
     application = getattr(keras.applications, name)
     try:
-        return application(include_top=False, weights=weights, input_tensor=inputs)
+        return avoid_strided_pointwise(application(include_top=False, weights=weights, input_tensor=inputs))
     except (ValueError, OSError, KeyError) as e:
         if weights is None:
             raise

@@ -14,6 +14,7 @@ import urllib.error
 
 import keras
 
+from blocks.conv import avoid_strided_pointwise
 from blocks.encoders import DOWNLOAD_TIMEOUT, cache_folder
 
 # Per backbone: the layer whose output is taken at each scale. VGG's first
@@ -82,6 +83,7 @@ def backbone_features(inputs, name: str, levels: int, weights="imagenet", freeze
         if weights not in (None, "imagenet") and isinstance(e, (ValueError, OSError, KeyError)):
             raise WeightsUnavailable(f"{weights} does not fit {name}: {reason}") from None
         raise
+    avoid_strided_pointwise(application)
     outputs = [application.get_layer(layer).output for layer in layers]
     backbone = keras.Model(application.input, outputs, name=f"{name}_backbone")
     if freeze:

@@ -1,0 +1,1 @@
+python ../../../src/TensorflowUNetEvaluator.py ./train_eval_infer.config

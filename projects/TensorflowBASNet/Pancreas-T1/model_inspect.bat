@@ -1,0 +1,1 @@
+python ../../../src/TensorflowUNetModelInspector.py ./train_eval_infer.config

@@ -1,0 +1,1 @@
+python ../../../src/LineGraphPlotter.py ./train_eval_infer.config

@@ -1,0 +1,1 @@
+python ../../../src/TensorflowUNetTrainer.py ./train_eval_infer.config

@@ -1,0 +1,1 @@
+python ../../../src/TensorflowUNetInferencer.py ./train_eval_infer.config

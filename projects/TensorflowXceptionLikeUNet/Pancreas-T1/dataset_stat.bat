@@ -1,0 +1,1 @@
+python ../../../src/DatasetStatistics.py ../../../dataset/Pancreas-T1
