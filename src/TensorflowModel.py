@@ -71,9 +71,6 @@ class TensorflowModel:
                 loss=loss,
                 metrics=self.create_metrics() + list(extra_metrics),
             )
-            # Now, not inside the first traced training step, where creating each
-            # optimizer variable costs far more (seconds for a deep model).
-            self.model.optimizer.build(self.model.trainable_variables)
         if self.config.get(ConfigParser.MODEL, "show_summary"):
             self.model.summary()
 
