@@ -160,7 +160,7 @@ def test_adamw_and_clipvalue_default():
     "overrides, message",
     [
         ({"model": "TensorflowUNett"}, r"\[model\] model = 'TensorflowUNett': unknown model; did you mean 'TensorflowUNet'\?"),
-        ({"model": "TensorflowSwinUNet"}, r"not available yet \(available: TensorflowUNet\)"),
+        ({"model": "Tensorflow3DUNet"}, r"unknown model.*\(available: TensorflowUNet, TensorflowAttentionUNet"),
         ({"num_layers": 7}, r"\[model\] num_layers = 7: needs image_width and image_height divisible by 64"),
         ({"dilation": (2, 1)}, r"\[model\] dilation = \(2, 1\): the two rates must be equal"),
         ({"dropout_rate": 0.6}, r"\[model\] dropout_rate = 0.6: .* must be below 1"),

@@ -9,7 +9,8 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from conftest import make_project, small_model_section, write_config
+from conftest import make_project, write_config
+from test_model_zoo import small_section
 from test_project_scripts import PROJECT, project_copy
 
 import LineGraphPlotter
@@ -23,7 +24,7 @@ SCRIPTS = ("model_inspect", "plot_line_graphs")
 
 
 def inspector_config(folder, model="TensorflowUNet", **inspect) -> str:
-    sections = {"model": small_model_section(model=model)}
+    sections = {"model": small_section(model)}  # each family's small 64-px section (test_model_zoo)
     if inspect:
         sections["inspect"] = inspect
     return write_config(folder / "train_eval_infer.config", sections)

@@ -108,7 +108,8 @@ def keras2_view(model):
 
     (`layer.weights` of a Keras-3 layer with sub-layers lists its own variables first.)
     """
-    layers = [SimpleNamespace(weights=layer.trainable_weights + layer.non_trainable_weights)
+    layers = [SimpleNamespace(weights=layer.trainable_weights + layer.non_trainable_weights,
+                              trainable_weights=layer.trainable_weights, non_trainable_weights=layer.non_trainable_weights)
               for layer in model.layers]
     return SimpleNamespace(layers=layers)
 
