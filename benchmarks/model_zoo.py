@@ -141,7 +141,8 @@ def main() -> int:
             dice, epochs = (dice_after_budget(family, os.path.join(tmp, "data"), args.dice_size, args.budget)
                             if args.data else (float("nan"), 0))
             rows.append((family, model.count_params(), flops, train, predict, dice, epochs))
-            print(f"{family}: done in {time.perf_counter() - started:.0f} s", flush=True)
+            print(f"{family}: {rows[-1][1]:,} parameters, {flops:.1f} GFLOPs, train {train:.1f} img/s, "
+                  f"predict {predict:.1f} img/s, Dice {dice:.3f} ({time.perf_counter() - started:.0f} s)", flush=True)
             keras.backend.clear_session()
     print(f"\n{os.cpu_count()} CPUs; {args.size} px for speed; Dice on held-out patients after "
           f"{args.budget:.0f} s of training at {args.dice_size} px\n")
