@@ -56,8 +56,8 @@ class TensorflowDeepLabV3Plus(TensorflowModel):
         width = self.model_key("image_width")
         channels = self.model_key("image_channels")
         weights = self.model_key("weights")
-        self._check_size(height, width)
-        self._check_channels(channels, weights)
+        self.check_divisible(height, width, STRIDE, "the stride of its ASPP features")
+        self.check_pretrained_channels(channels, weights, "ResNet50")
 
         # === Functional Model ===
         inputs = keras.Input((height, width, channels))
@@ -75,21 +75,3 @@ class TensorflowDeepLabV3Plus(TensorflowModel):
         x = keras.layers.UpSampling2D(size=(4, 4), interpolation="bilinear")(x)
         outputs = head(x, self.num_classes, self.final_activation())
         return keras.Model(inputs, outputs, name="model")
-
-    # === Checks ===
-
-    def _check_size(self, height: int, width: int) -> None:
-        for key, size in (("image_width", width), ("image_height", height)):
-            if size % STRIDE:
-                raise self.config.error(
-                    ConfigParser.MODEL, key,
-                    f"TensorflowDeepLabV3Plus needs image_width and image_height divisible by {STRIDE} "
-                    f"(the stride of its ASPP features); they are {width} and {height}",
-                )
-
-    def _check_channels(self, channels: int, weights) -> None:
-        if weights is not None and channels != 3:
-            raise self.config.error(
-                ConfigParser.MODEL, "image_channels",
-                "pretrained ResNet50 weights take 3 channels; use image_channels = 3, or weights = None",
-            )

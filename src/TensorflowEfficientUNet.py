@@ -58,8 +58,8 @@ class TensorflowEfficientUNet(TensorflowModel):
         channels = self.model_key("image_channels")
         name = "EfficientNet" + self.model_key("efficientnet")
         weights = self.model_key("weights")
-        self._check_size(height, width)
-        self._check_channels(channels, weights)
+        self.check_divisible(height, width, STRIDE, "the encoder's stride")
+        self.check_pretrained_channels(channels, weights, "EfficientNet")
 
         # === Functional Model ===
         inputs = keras.Input((height, width, channels))
@@ -76,21 +76,3 @@ class TensorflowEfficientUNet(TensorflowModel):
         x = up_block(x, inputs, filters)  # the input keeps the previous width, as the original
         outputs = head(x, self.num_classes, self.final_activation())
         return keras.Model(inputs, outputs, name="model")
-
-    # === Checks ===
-
-    def _check_size(self, height: int, width: int) -> None:
-        for key, size in (("image_width", width), ("image_height", height)):
-            if size % STRIDE:
-                raise self.config.error(
-                    ConfigParser.MODEL, key,
-                    f"TensorflowEfficientUNet needs image_width and image_height divisible by {STRIDE} "
-                    f"(the encoder's stride); they are {width} and {height}",
-                )
-
-    def _check_channels(self, channels: int, weights) -> None:
-        if weights is not None and channels != 3:
-            raise self.config.error(
-                ConfigParser.MODEL, "image_channels",
-                "pretrained EfficientNet weights take 3 channels; use image_channels = 3, or weights = None",
-            )

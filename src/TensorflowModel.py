@@ -98,6 +98,24 @@ class TensorflowModel:
     def create(self) -> keras.Model:
         raise NotImplementedError
 
+    def check_divisible(self, height: int, width: int, divisor: int, why: str) -> None:
+        """A ConfigError naming image_width or image_height when it is not a multiple of `divisor`."""
+        for key, size in (("image_width", width), ("image_height", height)):
+            if size % divisor:
+                raise self.config.error(
+                    ConfigParser.MODEL, key,
+                    f"{type(self).__name__} needs image_width and image_height divisible by {divisor} "
+                    f"({why}); they are {width} and {height}",
+                )
+
+    def check_pretrained_channels(self, channels: int, weights, encoder: str) -> None:
+        """A ConfigError naming image_channels when pretrained weights meet other than 3 channels."""
+        if weights is not None and channels != 3:
+            raise self.config.error(
+                ConfigParser.MODEL, "image_channels",
+                f"pretrained {encoder} weights take 3 channels; use image_channels = 3, or weights = None",
+            )
+
     def model_key(self, key: str):
         """`[model] key` (its default when unset; a ConfigError when it is required)."""
         return self.config.get(ConfigParser.MODEL, key)
