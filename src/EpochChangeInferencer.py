@@ -13,7 +13,7 @@ import keras
 from ConfigParser import ConfigParser
 from errors import OutputWarning
 from ImagePreprocessor import read_file
-from Inferencer import Inferencer
+from Inferencer import Inferencer, Target
 
 
 class EpochChangeInferencer(keras.callbacks.Callback):
@@ -26,9 +26,14 @@ class EpochChangeInferencer(keras.callbacks.Callback):
 
     def __init__(self, model: keras.Model, config: ConfigParser):
         super().__init__()
-        self.inferencer = Inferencer(model, config, on_epoch_change=True)
+        self.inferencer = self.build(model, config)
         for path in self.inferencer.files():
             read_file(path)  # a broken preview image fails now, not after epoch 1
+
+    @staticmethod
+    def build(model: keras.Model, config: ConfigParser) -> Inferencer:
+        """The Inferencer of the previews (EpochChangeTiledInferencer builds a tiled one)."""
+        return Inferencer(model, config, Target.previews(config))
 
     def catch_up(self, epochs_done: int) -> None:
         """Redraws the last committed epoch's previews if a crash came first.

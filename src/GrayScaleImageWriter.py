@@ -3,7 +3,8 @@
 The map is scaled to 0–255 (truncated, clipped), resized to the input
 image's own size with bicubic interpolation, optionally thresholded
 (`[infer] binarize`, new), colourised from `black` to `white` when
-`[segmentation] colorize`, and saved as RGB JPEG (PIL's default quality).
+`[segmentation] colorize`, and saved as RGB JPEG (PIL's default quality), or the format the
+caller's extension names.
 """
 
 import os
@@ -31,8 +32,10 @@ class GrayScaleImageWriter:
         self.threshold = threshold
         self.verbose = verbose
 
-    def save_resized(self, data: np.ndarray, size: tuple[int, int], output_dir: str, name: str) -> np.ndarray:
-        """Writes `<output_dir>/<name>.jpg` at `size` = (width, height).
+    def save_resized(self, data: np.ndarray, size: tuple[int, int], output_dir: str, name: str,
+                     extension: str = ".jpg") -> np.ndarray:
+        """Writes `<output_dir>/<name><extension>` at `size` = (width, height), in the format the
+        extension names (PIL's defaults: JPEG quality 75).
 
         Args:
             data: the (H, W) or (H, W, 1) probability map, values in [0, 1].
@@ -43,9 +46,12 @@ class GrayScaleImageWriter:
         image = self.picture(data, size)
         if self.verbose:
             print(f"== resized to {size}")
-        path = os.path.join(output_dir, name + ".jpg")
+        path = os.path.join(output_dir, name + extension)
+        image_format = Image.registered_extensions().get(extension.lower())
+        if image_format is None:
+            raise OSError(f"cannot write an image as {extension!r}: {path}")
         with atomic_path(path) as tmp:
-            image.save(tmp, format="JPEG")
+            image.save(tmp, format=image_format)
         if self.verbose:
             print(f"=== Saved {path}")
         return np.asarray(image)

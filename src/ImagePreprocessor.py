@@ -119,12 +119,18 @@ class ImagePreprocessor:
     def load(self, path: str) -> tuple[np.ndarray, tuple[int, int]]:
         """The model-sized uint8 image, before `image_normalize`, and the file's size."""
         image = read_file(path)
-        original_size = image.shape[:2]
-        image = self.adjust(image)
-        image = cv2.resize(image, (self.width, self.height), interpolation=self.interpolation)
+        return self.resize(self.adjust(image)), image.shape[:2]
+
+    def prepare(self, bgr: np.ndarray) -> np.ndarray:
+        """A decoded BGR image (any size) as the model sees it: `read` without the file."""
+        return self.finish(self.resize(self.adjust(bgr)))
+
+    def resize(self, adjusted: np.ndarray) -> np.ndarray:
+        """An `adjust`ed image (or a crop of one) at the model's size, (H, W, C) uint8."""
+        image = cv2.resize(adjusted, (self.width, self.height), interpolation=self.interpolation)
         if image.ndim == 2:
             image = image[..., np.newaxis]
-        return image, original_size
+        return image
 
     def finish(self, image: np.ndarray) -> np.ndarray:
         """`[dataset] image_normalize`: the uint8 image divided by 255, or as it is."""

@@ -4,7 +4,8 @@ Usage: python TensorflowUNetTrainer.py [CONFIG] [--print-config] [--quiet] [--de
 (CONFIG defaults to ./train_eval_infer.config)
 
 Writes the best model into `[train] model_dir`, the curves into `eval_dir`,
-`./history.json`, and per-epoch previews when `epoch_change_infer = True`.
+`./history.json`, and per-epoch previews when `epoch_change_infer = True` (tiled ones with
+`epoch_change_tiledinfer = True`).
 A killed or interrupted run continues where it stopped when started again
 with the same config; previous results are moved aside, never deleted.
 """
@@ -28,6 +29,7 @@ from data_pipeline import AugmentedPairReader, PairReader, make_dataset, make_st
 from DatasetDebugWriter import DatasetDebugWriter
 from EpochChangeCallback import BREAK_FILE, EpochChangeCallback
 from EpochChangeInferencer import EpochChangeInferencer
+from EpochChangeTiledInferencer import EpochChangeTiledInferencer
 from GeneratorDebugWriter import GeneratorDebugWriter
 from ImageMaskAugmentor import ImageMaskAugmentor
 from ImageMaskDataset import ImageMaskDataset
@@ -80,6 +82,9 @@ class TensorflowUNetTrainer:
         self.patience = get(T, "patience")
         self.epoch_change_infer = bool(get(T, "epoch_change_infer"))
         self.preview_dir = get(T, "epoch_change_infer_dir")
+        self.epoch_change_tiledinfer = bool(get(T, "epoch_change_tiledinfer"))
+        self.preview_dirs = [self.preview_dir] + (
+            [get(T, "epoch_change_tiledinfer_dir")] if self.epoch_change_tiledinfer else [])
         self.generator_mode = bool(get(ConfigParser.MODEL, "generator"))
         self.state_dir = os.path.join(self.model_dir, "resume")
         self.settings = self.training_settings()
@@ -198,10 +203,10 @@ class TensorflowUNetTrainer:
         resume, reason = run_folders.should_resume(document, self.settings, self.epochs, allowed)
         config_copy = os.path.join(self.model_dir, os.path.basename(self.config.path))
         if resume:
-            for folder in (self.state_dir, self.model_dir, self.eval_dir, self.preview_dir, "."):
+            for folder in (self.state_dir, self.model_dir, self.eval_dir, *self.preview_dirs, "."):
                 remove_leftovers(folder)
         elif run_folders.move_aside(
-            [self.model_dir, self.eval_dir, self.preview_dir, HISTORY_FILE],
+            [self.model_dir, self.eval_dir, *self.preview_dirs, HISTORY_FILE],
             keep=[config_copy, os.path.join(self.model_dir, resolved_config.FILE_NAME)],
         ):
             print(f"=== Starting afresh: {reason}")
@@ -291,6 +296,8 @@ class TensorflowUNetTrainer:
         callbacks.append(EpochChangeCallback(self.eval_dir, metrics, state, HISTORY_FILE))
         if self.epoch_change_infer:
             callbacks.append(EpochChangeInferencer(model, self.config))
+        if self.epoch_change_tiledinfer:
+            callbacks.append(EpochChangeTiledInferencer(model, self.config))
         return state, callbacks
 
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from ConfigParser import ConfigParser
 from errors import ConfigError, DataError
-from Inferencer import Inferencer
+from Inferencer import Inferencer, Target
 from ModelRegistry import create_model
 from TensorflowModelLoader import load_best_weights
 
@@ -89,7 +89,8 @@ def test_soft_map_without_binarize(tmp_path):
 
 
 def test_previews_take_the_first_images_by_name(tmp_path):
-    inferencer = Inferencer(ConstantModel(0.5), setup(tmp_path), on_epoch_change=True)
+    config = setup(tmp_path)
+    inferencer = Inferencer(ConstantModel(0.5), config, Target.previews(config))
     inferencer.infer(epoch=2)
     assert sorted(os.listdir(tmp_path / "previews")) == ["Epoch_3_a.jpg", "Epoch_3_b.jpg"]
     assert not (tmp_path / "out").exists()
@@ -151,7 +152,7 @@ def test_several_classes_preview_in_colours_and_warn_about_one_class_keys(tmp_pa
     said = " ".join(str(w.message) for w in caught)
     assert "[infer] binarize = True changes one-class masks only" in said
     assert "[segmentation] colorize = True changes one-class masks only" in said
-    preview = Inferencer(ThreeClassModel(), config, on_epoch_change=True)
+    preview = Inferencer(ThreeClassModel(), config, Target.previews(config))
     preview.infer(epoch=0)
     assert sorted(os.listdir(tmp_path / "previews")) == ["Epoch_1_a.png", "Epoch_1_b.png"]
     picture = np.asarray(Image.open(tmp_path / "previews" / "Epoch_1_a.png"))

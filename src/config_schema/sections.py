@@ -238,14 +238,14 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "epoch_change_tiledinfer": Key(
             BOOL, False,
             doc=(
-                "Tiled-inference previews after every epoch; tiled inference is not available yet, so True is "
-                "an error."
+                "After every epoch, tiled-predict the first num_infer_images images of [tiledinfer] images_dir "
+                "into epoch_change_tiledinfer_dir."
             ),
-            original="The original ran tiled inference after every epoch (C10).",
         ),
         "epoch_change_tiledinfer_dir": Key(
             STRING, "./epoch_change_tiledinfer",
-            doc="Folder of the original's per-epoch tiled previews; nothing reads it yet.",
+            doc="Folder of the per-epoch tiled previews, Epoch_<n>_<file name> (the input's extension kept).",
+            original="The original deleted it at every start (T1).",
         ),
         "num_infer_images": Key(
             integer(), 1,
@@ -593,41 +593,84 @@ SECTIONS: dict[str, dict[str, Key]] = {
                 "masks."
             ),
         ),
+        "mirror": Key(
+            BOOL, False, new=True,
+            doc=(
+                "Test-time mirroring: average each prediction with its left-right, up-down and doubly mirrored "
+                "predictions (4 passes)."
+            ),
+        ),
     },
     "tiledinfer": {
-        "images_dir": Key(STRING, None, doc="Input folder of tiled inference (not built yet; no effect)."),
-        "output_dir": Key(STRING, None, doc="Output folder of tiled inference (not built yet; no effect)."),
+        "images_dir": Key(
+            STRING, REQUIRED,
+            doc="Input folder of tiled inference (TensorflowUNetTiledInferencer.py, epoch_change_tiledinfer).",
+        ),
+        "output_dir": Key(
+            STRING, REQUIRED,
+            doc=(
+                "Output folder of tiled inference: each mask under its input's file name and format, at its "
+                "size (<stem>.png class maps for num_classes > 1)."
+            ),
+            original="The original deleted and recreated it (T1).",
+        ),
         "merged_dir": Key(
             OPTIONAL_STRING, None,
-            doc="Overlay folder of tiled inference (not built yet; no effect).",
+            doc="If set, each input with its tiled mask added on top, under the input's file name.",
+            original="The original deleted it, wrapped its sums around 255 and failed on grey inputs (TI6).",
         ),
         "split_size": Key(
             POSITIVE, Derived(lambda config: config.get("model", "image_width"), "[model] image_width"),
-            doc="Tile stride in pixels of tiled inference (not built yet; no effect).",
+            doc="Tile stride in pixels: each tile predicts a split_size square of the image.",
         ),
         "overlapping": Key(
             integer(lo=0), 0,
-            doc="Margin in pixels added on each side of a tile in tiled inference (not built yet; no effect).",
+            doc=(
+                "Margin in pixels of image context added on each side of a tile; the tile plus its margins is "
+                "resized to the model's size."
+            ),
         ),
         "bitwise_blending": Key(
             BOOL, True,
-            doc="Combine the tiled and whole-image masks in tiled inference (not built yet; no effect).",
+            doc=(
+                "Keep only what both the tiled and the whole-image prediction find: the minimum of the two "
+                "probability maps (a logical AND once binarised)."
+            ),
+            original="The original ANDed the bits of 8-bit grey levels (200 & 100 = 64) (TI2).",
         ),
-        "binarize": Key(BOOL, False, doc="Threshold the masks of tiled inference (not built yet; no effect)."),
+        "blending": Key(
+            choice("paste", "gaussian"), "paste", new=True,
+            doc=(
+                '"paste": each tile writes its split_size square (the original\'s). "gaussian": overlapping '
+                "tiles, tile plus margins, are averaged in probability space with a Gaussian window "
+                "(sigma = window/8), so that no seam shows."
+            ),
+        ),
+        "mirror": Key(
+            BOOL, False, new=True,
+            doc="Average each tile's prediction with its left-right, up-down and doubly mirrored predictions.",
+        ),
+        "binarize": Key(
+            BOOL, False,
+            doc="Threshold one-class tiled masks with threshold/algorithm, giving 0/255 masks.",
+        ),
         "threshold": Key(
             number(0, 255), 127,
-            doc="Grey level of [tiledinfer] binarize, in tiled inference (not built yet; no effect).",
+            doc="Grey level (0-255) of [tiledinfer] binarize.",
+            original="The original also had unused defaults of 60 and True for it elsewhere (TI5).",
         ),
         "algorithm": Key(
             OPTIONAL_STRING, None,
-            doc="Thresholding of [tiledinfer] binarize, in tiled inference (not built yet; no effect).",
+            doc="Thresholding of [tiledinfer] binarize, as [mask] algorithm.",
+            original="The original did not look the name up, so any name turned binarisation off (TI3).",
         ),
         "background": Key(
-            integer(0, 255), 0,
+            number(0, 255), 0,
             doc=(
-                "Grey level of the canvas the tiles are pasted on, in tiled inference (not built yet; no "
-                "effect)."
+                "Grey level (0-255) of the image outside its border, where edge tiles and their margins reach "
+                "past it."
             ),
+            original="The original filled its mosaic canvas with it and padded edge tiles with black (TI4).",
         ),
         "debug": Key(ANY, None, doc="Found in some of the original's configs; nothing reads it."),
     },
@@ -867,5 +910,4 @@ IGNORED: dict[tuple[str, str], str] = {
 # the key to enable one is an error, not silence. Each entry is
 # (section, key) -> (test on the value, what is missing).
 UNBUILT: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
-    ("train", "epoch_change_tiledinfer"): (bool, "tiled inference is not available yet"),
 }

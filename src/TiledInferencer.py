@@ -1,0 +1,98 @@
+"""Tiled inference: large images predicted window by window at native resolution
+(see [tiledinfer] in docs/config.md; docs/differences.md, TI1–TI8).
+
+An Inferencer whose `predict` cuts each image, after the same
+ImagePreprocessor steps as whole-image inference, into `split_size` tiles with
+`overlapping` pixels of context on each side (tiling.py), predicts the
+windows in batches, and blends them ("paste" or "gaussian"). With
+`bitwise_blending` the mosaic is combined with the whole-image prediction by
+a pixel-wise minimum (a logical AND of the binarised masks). Outputs keep the
+input's file name, format and size.
+"""
+
+import os
+
+import numpy as np
+
+import tiling
+from ConfigParser import ConfigParser
+from Inferencer import Inferencer, Target, epoch_stem, existing_dir, keep_stem
+
+TILE_BATCH = 8  # windows per model call: a few MB at 256 px, whatever the image's size
+
+
+def tiled_target(config: ConfigParser) -> Target:
+    """`4.tiled_infer`'s: `[tiledinfer] images_dir` → `output_dir` (+ `merged_dir`), input names kept."""
+    return Target(
+        images_dir=existing_dir(config, ConfigParser.TILEDINFER),
+        output_dir=config.require(ConfigParser.TILEDINFER, "output_dir"),
+        merged_dir=config.get(ConfigParser.TILEDINFER, "merged_dir"),
+        naming=keep_stem,
+        extension=None,
+    )
+
+
+def tiled_previews(config: ConfigParser) -> Target:
+    """The per-epoch tiled previews': the first `[train] num_infer_images` of `[tiledinfer] images_dir`
+    as `Epoch_<n>_<file name>` in `[train] epoch_change_tiledinfer_dir`."""
+    return Target(
+        images_dir=existing_dir(config, ConfigParser.TILEDINFER),
+        output_dir=config.get(ConfigParser.TRAIN, "epoch_change_tiledinfer_dir"),
+        first=config.get(ConfigParser.TRAIN, "num_infer_images"),
+        naming=epoch_stem,
+        extension=None,
+        pictures=True,
+        verbose=False,
+    )
+
+
+class TiledInferencer(Inferencer):
+    """Writes tiled predictions of the images of `[tiledinfer] images_dir`.
+
+    Args:
+        model: the Keras model.
+        config: the parsed config.
+        target: default `tiled_target(config)`; `tiled_previews(config)` for per-epoch previews.
+    """
+
+    section = ConfigParser.TILEDINFER
+
+    def __init__(self, model, config: ConfigParser, target: Target | None = None):
+        get = config.get
+        self.split = get(ConfigParser.TILEDINFER, "split_size")
+        self.margin = get(ConfigParser.TILEDINFER, "overlapping")
+        self.bitwise = bool(get(ConfigParser.TILEDINFER, "bitwise_blending"))
+        self.blending = get(ConfigParser.TILEDINFER, "blending")
+        self.background = get(ConfigParser.TILEDINFER, "background")
+        super().__init__(model, config, target or tiled_target(config))
+
+    def predict(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """Probability maps at each image's own size: tiles blended, then ANDed with the whole-image map."""
+        return [self.predict_one(image) for image in images]
+
+    def predict_one(self, image: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        adjusted = self.preprocessor.adjust(image)  # colour order, [image] steps: as whole-image inference
+        if adjusted.ndim == 2:
+            adjusted = adjusted[..., np.newaxis]
+        size = self.split + 2 * self.margin
+        tiles = tiling.grid(height, width, self.split, self.margin)
+        mosaic = None
+        for start in range(0, len(tiles), TILE_BATCH):
+            batch = tiles[start : start + TILE_BATCH]
+            x = np.stack([
+                self.preprocessor.finish(self.preprocessor.resize(
+                    tiling.window(adjusted, tile, size, self.background)))
+                for tile in batch
+            ])
+            for tile, prediction in zip(batch, self.predict_arrays(x)):
+                if mosaic is None:
+                    mosaic = tiling.Mosaic(height, width, prediction.shape[-1], self.split, self.margin,
+                                           self.blending)
+                mosaic.add(tile, tiling.resize_map(prediction, size, size))
+        del adjusted
+        tiled = mosaic.result()
+        if self.bitwise:
+            whole = super().predict([image])[0]
+            np.minimum(tiled, tiling.resize_map(whole, width, height), out=tiled)
+        return tiled
