@@ -11,8 +11,9 @@ docs/differences.md, M50–M53.
 
 import keras
 
+from blocks.encoders import PretrainedWeightsError
 from blocks.heads import head
-from blocks.trans_backbones import WeightsUnavailable, backbone_features, full_size_first
+from blocks.trans_backbones import backbone_features, full_size_first
 from blocks.unet_stacks import conv_stack, unet_left, unet_right
 from blocks.vit import LAYER_ACTIVATIONS, patch_embedding, vit_block
 from ConfigParser import ConfigParser
@@ -76,7 +77,7 @@ class TensorflowTransUNet(TensorflowModel):
                 freeze=bool(self.model_key("freeze_backbone")),
                 freeze_batch_norm=bool(self.model_key("freeze_batch_norm")),
             )
-        except WeightsUnavailable as e:
+        except PretrainedWeightsError as e:
             raise self.config.error(ConfigParser.MODEL, "weights", str(e)) from None
         except ValueError as e:
             raise self.config.error(ConfigParser.MODEL, "backbone", f"keras.applications refused it: {e}") from None

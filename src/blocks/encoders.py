@@ -16,8 +16,11 @@ Weights (`[model] weights` in the families that use these):
   loads its `weights=` argument (Keras-2 `.h5` files by layer order).
 """
 
+import contextlib
 import os
+import re
 import socket
+import urllib.error
 
 import keras
 
@@ -64,20 +67,36 @@ def build_encoder(name: str, inputs, weights) -> keras.Model:
         PretrainedWeightsError: the weights cannot be loaded; the message
             says how to proceed.
     """
-    if weights == "imagenet":
-        _fetch_imagenet(name)
-    elif weights is not None and not os.path.isfile(weights):
+    return application(name, weights, input_tensor=inputs)
+
+
+def application(name: str, weights, **kwargs) -> keras.Model:
+    """`keras.applications.<name>(include_top=False, weights=weights, **kwargs)` under the weights
+    policy above, for any application (TransUNet's backbones too).
+
+    Raises:
+        PretrainedWeightsError: the weights cannot be had or do not fit; the message says how to proceed.
+        ValueError: keras.applications refused the input (size, channels).
+    """
+    if weights not in (None, "imagenet") and not os.path.isfile(weights):
         raise PretrainedWeightsError(
             f"no weights file {weights}; give an existing file, \"imagenet\", or None to train from scratch"
         )
-    application = getattr(keras.applications, name)
+    if weights == "imagenet" and name in ENCODERS:
+        _fetch_imagenet(name)  # with the file's known hash
+    constructor = getattr(keras.applications, name)
     try:
-        return avoid_strided_pointwise(application(include_top=False, weights=weights, input_tensor=inputs))
-    except (ValueError, OSError, KeyError) as e:
-        if weights is None:
-            raise
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise PretrainedWeightsError(f"{weights} does not fit {name}: {first_line}") from None
+        with _network_timeout(DOWNLOAD_TIMEOUT):  # urlretrieve has no timeout of its own
+            model = constructor(include_top=False, weights=weights, **kwargs)
+    except Exception as e:  # keras.utils.get_file wraps every network failure in a bare Exception
+        reason = _first_line(e)
+        if "URL fetch failure" in reason or isinstance(e, (urllib.error.URLError, socket.timeout)):
+            url = re.search(r"URL fetch failure on (\S+?):? ", reason + " ")
+            raise _unavailable(name, url.group(1).rsplit("/", 1)[-1] if url else "its weights file", reason) from None
+        if weights not in (None, "imagenet") and isinstance(e, (ValueError, OSError, KeyError)):
+            raise PretrainedWeightsError(f"{weights} does not fit {name}: {reason}") from None
+        raise
+    return avoid_strided_pointwise(model)
 
 
 def feature_maps(encoder: keras.Model, layer_names) -> list:
@@ -88,19 +107,33 @@ def feature_maps(encoder: keras.Model, layer_names) -> list:
 def _fetch_imagenet(name: str) -> str:
     """The cached ImageNet file of `name`, downloading it (with a timeout) when absent."""
     folder, file_name, hash_key = ENCODERS[name]
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)  # urlretrieve has no timeout of its own
     try:
-        return keras.utils.get_file(
-            file_name, folder + file_name, cache_subdir="models", file_hash=_known_hash(name, hash_key)
-        )
+        with _network_timeout(DOWNLOAD_TIMEOUT):
+            return keras.utils.get_file(
+                file_name, folder + file_name, cache_subdir="models", file_hash=_known_hash(name, hash_key)
+            )
     except Exception as e:  # get_file wraps every network failure in a bare Exception
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise PretrainedWeightsError(
-            f"the ImageNet weights of {name} are not in the Keras cache and cannot be downloaded ({reason}); "
-            f"set weights = None to train from scratch, give the path of a local weights file, or put "
-            f"{file_name} in {cache_folder()}"
-        ) from None
+        raise _unavailable(name, file_name, _first_line(e)) from None
+
+
+def _unavailable(name: str, file_name: str, reason: str) -> PretrainedWeightsError:
+    return PretrainedWeightsError(
+        f"the ImageNet weights of {name} are not in the Keras cache and cannot be downloaded ({reason}); "
+        f"set weights = None to train from scratch, give the path of a local weights file, or put "
+        f"{file_name} in {cache_folder()}"
+    )
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+@contextlib.contextmanager
+def _network_timeout(seconds: float):
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
     finally:
         socket.setdefaulttimeout(previous)
 

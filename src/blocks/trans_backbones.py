@@ -6,16 +6,9 @@ wraps them in one nested model named `<Name>_backbone`, as the original
 did, and optionally freezes it.
 """
 
-import contextlib
-import os
-import re
-import socket
-import urllib.error
-
 import keras
 
-from blocks.conv import avoid_strided_pointwise
-from blocks.encoders import DOWNLOAD_TIMEOUT, cache_folder
+from blocks import encoders
 
 # Per backbone: the layer whose output is taken at each scale. VGG's first
 # map is at full size, every other's at 1/2; each next one halves it.
@@ -38,10 +31,6 @@ FEATURE_LAYERS = {
 BACKBONES = tuple(FEATURE_LAYERS)
 
 
-class WeightsUnavailable(RuntimeError):
-    """The backbone's weights cannot be had: no ImageNet file and no network, or a bad local file."""
-
-
 def full_size_first(name: str) -> bool:
     """True when the backbone's first feature map has the input's size (VGG), else it has half."""
     return name.startswith("VGG")
@@ -56,34 +45,12 @@ def backbone_features(inputs, name: str, levels: int, weights="imagenet", freeze
     `freeze_batch_norm` False its BatchNormalization layers still do.
 
     Raises:
-        WeightsUnavailable: the ImageNet weights are not cached and cannot be downloaded, or the
+        PretrainedWeightsError: the ImageNet weights are not cached and cannot be downloaded, or the
             weights file is missing or does not fit; the message says how to proceed.
         ValueError: keras.applications refused the input (size, channels).
     """
     layers = FEATURE_LAYERS[name][:levels]
-    if weights not in (None, "imagenet") and not os.path.isfile(weights):
-        raise WeightsUnavailable(
-            f"no weights file {weights}; give an existing file, \"imagenet\", or None to train from scratch"
-        )
-    constructor = getattr(keras.applications, name)
-    try:
-        with _network_timeout(DOWNLOAD_TIMEOUT):  # urlretrieve has no timeout of its own
-            application = constructor(include_top=False, weights=weights, input_shape=tuple(inputs.shape[1:]))
-    except Exception as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        # keras.utils.get_file wraps every network failure in a bare Exception.
-        if "URL fetch failure" in reason or isinstance(e, (urllib.error.URLError, socket.timeout)):
-            url = re.search(r"URL fetch failure on (\S+?):? ", reason + " ")
-            file_name = url.group(1).rsplit("/", 1)[-1] if url else "its weights file"
-            raise WeightsUnavailable(
-                f"the ImageNet weights of {name} are not in the Keras cache and cannot be downloaded ({reason}); "
-                f"set weights = None to train from scratch, give the path of a local weights file, or put "
-                f"{file_name} in {cache_folder()}"
-            ) from None
-        if weights not in (None, "imagenet") and isinstance(e, (ValueError, OSError, KeyError)):
-            raise WeightsUnavailable(f"{weights} does not fit {name}: {reason}") from None
-        raise
-    avoid_strided_pointwise(application)
+    application = encoders.application(name, weights, input_shape=tuple(inputs.shape[1:]))
     outputs = [application.get_layer(layer).output for layer in layers]
     backbone = keras.Model(application.input, outputs, name=f"{name}_backbone")
     if freeze:
@@ -91,13 +58,3 @@ def backbone_features(inputs, name: str, levels: int, weights="imagenet", freeze
             layer.trainable = not freeze_batch_norm and isinstance(layer, keras.layers.BatchNormalization)
     features = backbone(inputs)
     return list(features) if isinstance(features, (list, tuple)) else [features]
-
-
-@contextlib.contextmanager
-def _network_timeout(seconds: float):
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(previous)
