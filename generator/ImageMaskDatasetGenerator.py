@@ -7,7 +7,10 @@ Usage:
 
 Writes `OUTPUT_DIR/images/<volume>_<slice>.jpg` (or .png), `OUTPUT_DIR/masks/
 <volume>_<slice>.png` (exact values 0/255) and `OUTPUT_DIR/manifest.csv` (slice
-file, volume, slice index, source files and orientation, voxel spacing).
+file, volume, slice index, source files and orientation, voxel spacing, and
+the settings `size`, `rotation`, `normalize`, which `3.infer` checks its
+`[infer] volume_*` keys against). The slicing itself is `src/volume_slices.py`,
+shared with volume inference.
 With `--multi-class` the masks keep the label values as class indices
 (0..N-1, uint8 PNG; a label above 255 is an error) instead of 0/255.
 
@@ -39,27 +42,32 @@ import time
 import cv2
 import nibabel as nib
 import numpy as np
-from PIL import Image
 
-FIXED_ORIENTATION = ("L", "P", "I")
-NIFTI_SUFFIXES = (".nii.gz", ".nii")
+# Runnable by path: the slicing geometry lives with the toolkit, in src/, where inference shares it.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "src"))
+
+from volume_slices import (  # noqa: E402, F401 - FIXED_ORIENTATION, NIFTI_SUFFIXES, nifti_stem: public here too
+    FIXED_ORIENTATION,
+    NIFTI_SUFFIXES,
+    SETTINGS_FIELDS,
+    VolumeError,
+    lpi_transform,
+    nifti_stem,
+    read_nifti,
+    square_slice,
+    stored_orientation,
+    three_d,
+    to_lpi,
+    to_uint8,
+)
+
 CHANNEL_SUFFIX = re.compile(r"_\d{4}$")  # nnU-Net's `_0000` image suffix
 MANIFEST_FIELDS = [
     "image", "mask", "volume", "slice", "source_image", "source_label",
-    "source_orientation", "spacing_x_mm", "spacing_y_mm", "spacing_z_mm",
+    "source_orientation", "spacing_x_mm", "spacing_y_mm", "spacing_z_mm", *SETTINGS_FIELDS,
 ]
 
-
-class ConversionError(Exception):
-    """Bad input: the message names the file or folder."""
-
-
-def nifti_stem(path: str) -> str:
-    name = os.path.basename(path)
-    for suffix in NIFTI_SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return os.path.splitext(name)[0]
+ConversionError = VolumeError  # bad input: the message names the file or folder
 
 
 def volume_name(case: str) -> str:
@@ -106,34 +114,25 @@ def pair_volumes(images_dir: str, labels_dir: str) -> list[tuple[str, str, str]]
     return [(names[case], images[case], labels[case]) for case in images]
 
 
-def _read_nifti(path: str):
-    """A NIfTI image and its voxel array, or a ConversionError naming the file."""
-    try:
-        image = nib.load(path)
-        return image, np.asarray(image.dataobj)
-    except Exception as e:  # noqa: BLE001 - nibabel, gzip and zlib raise many kinds
-        raise ConversionError(f"{path}: not a readable NIfTI volume ({type(e).__name__}: {e})") from None
-
-
 def load_oriented(image_path: str, label_path: str, multi_class: bool = False):
     """Image (float32) and label (uint8: 0/1, or the class indices with
     `multi_class`) arrays in L-P-I orientation, the voxel spacing in that
     orientation, and the source orientation."""
-    image, data = _read_nifti(image_path)
-    _, mask = _read_nifti(label_path)
-    data = _three_d(data.astype(np.float32, copy=False), image_path)
-    mask = _three_d(mask, label_path)
+    image, data = read_nifti(image_path)
+    _, mask = read_nifti(label_path)
+    data = three_d(data.astype(np.float32, copy=False), image_path)
+    mask = three_d(mask, label_path)
     if data.shape != mask.shape:
         raise ConversionError(f"{label_path}: shape {mask.shape} differs from its image's {data.shape}")
-    source = nib.orientations.io_orientation(image.affine)
-    transform = nib.orientations.ornt_transform(source, nib.orientations.axcodes2ornt(FIXED_ORIENTATION))
-    data = nib.orientations.apply_orientation(data, transform)
-    mask = nib.orientations.apply_orientation(mask, transform)
+    source = stored_orientation(image.affine, image_path)
+    transform = lpi_transform(source)
+    data = to_lpi(data, source)
+    mask = to_lpi(mask, source)
     zooms = np.asarray(image.header.get_zooms()[:3], dtype=float)
     spacing = tuple(round(float(zooms[int(axis)]), 4) for axis in np.argsort(transform[:, 0]))
     codes = "".join(nib.orientations.ornt2axcodes(source))
     mask = _class_indices(mask, label_path) if multi_class else (mask > 0).astype(np.uint8)
-    return np.ascontiguousarray(data), mask, spacing, codes
+    return data, mask, spacing, codes
 
 
 def _class_indices(mask: np.ndarray, path: str) -> np.ndarray:
@@ -146,43 +145,6 @@ def _class_indices(mask: np.ndarray, path: str) -> np.ndarray:
     if fractional.size:
         raise ConversionError(f"{path}: label value {fractional[0]} is not a whole class index")
     return mask.astype(np.uint8)
-
-
-def _three_d(array: np.ndarray, path: str) -> np.ndarray:
-    while array.ndim > 3 and array.shape[-1] == 1:
-        array = array[..., 0]
-    if array.ndim == 4:
-        array = array[..., 0]  # several channels: the first, as the original
-    if array.ndim != 3:
-        raise ConversionError(f"{path}: expected a 3-D volume, found shape {array.shape}")
-    return array
-
-
-def to_uint8(volume: np.ndarray, normalize: bool, percentiles=(0.5, 99.5)) -> np.ndarray:
-    """8-bit intensities: robust percentile window, or clipping to 0–255."""
-    if normalize:
-        low, high = np.percentile(volume, percentiles)
-        if high <= low:
-            return np.zeros(volume.shape, np.uint8)
-        volume = (volume - low) * (255.0 / (high - low))
-    return np.clip(np.rint(volume), 0, 255).astype(np.uint8)
-
-
-def square_slice(plane: np.ndarray, size: int, rotation: int, nearest: bool) -> np.ndarray:
-    """Pads a 2-D slice to a centred square, resizes it and rotates it.
-
-    `rotation` is counter-clockwise in degrees, as PIL's `rotate`.
-    """
-    rows, cols = plane.shape
-    side = max(rows, cols)
-    canvas = np.zeros((side, side), np.uint8)
-    top, left = (side - rows) // 2, (side - cols) // 2
-    canvas[top : top + rows, left : left + cols] = plane
-    if size and size != side:
-        # PIL's bicubic, as the original, for images; nearest keeps masks 0/255.
-        resample = Image.NEAREST if nearest else Image.BICUBIC
-        canvas = np.asarray(Image.fromarray(canvas).resize((size, size), resample))
-    return np.ascontiguousarray(np.rot90(canvas, k=(rotation // 90) % 4))
 
 
 class ImageMaskDatasetGenerator:
@@ -240,6 +202,10 @@ class ImageMaskDatasetGenerator:
         os.replace(staging, output_dir)
         return rows
 
+    def settings(self) -> dict:
+        """What decides how a slice looks, as manifest.csv records it (volume inference checks it)."""
+        return {"size": self.size, "rotation": self.rotation, "normalize": self.normalize}
+
     def convert_volume(self, name, image_path, label_path, images_out, masks_out) -> list[dict]:
         data, mask, spacing, codes = load_oriented(image_path, label_path, self.multi_class)
         data = to_uint8(data, self.normalize)
@@ -259,7 +225,7 @@ class ImageMaskDatasetGenerator:
                 "image": image_file, "mask": stem + ".png", "volume": name, "slice": index,
                 "source_image": os.path.basename(image_path), "source_label": os.path.basename(label_path),
                 "source_orientation": codes, "spacing_x_mm": spacing[0], "spacing_y_mm": spacing[1],
-                "spacing_z_mm": spacing[2],
+                "spacing_z_mm": spacing[2], **self.settings(),
             })
         return rows
 

@@ -28,8 +28,6 @@ from PredictionWriter import PredictionWriter
 from progress import progress
 from TensorflowModel import first_output
 
-BATCH_SIZE = 4
-
 
 def keep_stem(path: str, epoch: int | None) -> str:
     """`<stem>`: the input's file name without its extension."""
@@ -46,7 +44,7 @@ class Target:
     """What an Inferencer predicts and where it writes.
 
     Attributes:
-        images_dir: the input folder.
+        images_dir: the input folder (None: no images, only `predict` is used).
         output_dir: the masks' folder.
         merged_dir: overlays of mask on image (input's file name), or None.
         colorized_dir: pictures in class colours (`<name>.png`), or None.
@@ -57,7 +55,7 @@ class Target:
         verbose: print what is written.
     """
 
-    images_dir: str
+    images_dir: str | None
     output_dir: str
     merged_dir: str | None = None
     colorized_dir: str | None = None
@@ -69,12 +67,19 @@ class Target:
 
     @classmethod
     def infer(cls, config: ConfigParser) -> "Target":
-        """`3.infer`'s: `[infer] images_dir` → `output_dir`, `merged_dir`, `colorized_dir`."""
+        """`3.infer`'s: `[infer] images_dir` → `output_dir`, `merged_dir`, `colorized_dir`.
+
+        `images_dir` is None when only `[infer] volumes_dir` is set (VolumeInferencer predicts then).
+        """
         colorized = None
         if config.get(ConfigParser.INFER, "mask_colorize"):
             colorized = config.require(ConfigParser.INFER, "colorized_dir")
+        images_dir = None
+        if config.get(ConfigParser.INFER, "images_dir") is not None or config.get(
+                ConfigParser.INFER, "volumes_dir") is None:
+            images_dir = existing_dir(config, ConfigParser.INFER)
         return cls(
-            images_dir=existing_dir(config, ConfigParser.INFER),
+            images_dir=images_dir,
             output_dir=config.require(ConfigParser.INFER, "output_dir"),
             merged_dir=config.get(ConfigParser.INFER, "merged_dir"),
             colorized_dir=colorized,
@@ -114,6 +119,7 @@ class Inferencer:
     """
 
     section = ConfigParser.INFER  # of the keys that change how masks are predicted and written
+    batch_size = 4  # images read and predicted together
 
     def __init__(self, model, config: ConfigParser, target: Target | None = None):
         self.model = first_output(model)
@@ -128,7 +134,8 @@ class Inferencer:
             raise config.error(ConfigParser.INFER, "ksize", "Gaussian kernel sizes must be odd")
         self.writer = PredictionWriter(config, self.target, self.section)
         self._files = None
-        self.files()  # fails now, not after the first epoch, if there is nothing to read
+        if self.target.images_dir is not None:  # None: volumes only, predicted through `predict`
+            self.files()  # fails now, not after the first epoch, if there is nothing to read
 
     def files(self) -> list[str]:
         """The images to predict, sorted by name (listed once)."""
@@ -152,9 +159,9 @@ class Inferencer:
         if self.target.verbose:
             print(f"=== {type(self).__name__}.infer start: {len(files)} images from {self.target.images_dir}")
         written = []
-        batches = range(0, len(files), BATCH_SIZE)
-        for start in progress(batches, len(files), "images", self.target.verbose, step=BATCH_SIZE):
-            batch = files[start : start + BATCH_SIZE]
+        batches = range(0, len(files), self.batch_size)
+        for start in progress(batches, len(files), "images", self.target.verbose, step=self.batch_size):
+            batch = files[start : start + self.batch_size]
             images = [read_file(path) for path in batch]
             for path, image, prediction in zip(batch, images, self.predict(images)):
                 if self.blur:

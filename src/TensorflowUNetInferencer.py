@@ -6,7 +6,9 @@ Usage: python TensorflowUNetInferencer.py [CONFIG] [--print-config] [--quiet] [-
 Writes `<[infer] output_dir>/<stem>.jpg` for every image (`<stem>.png` class
 maps for `num_classes` > 1), at the image's own size, overlays into
 `[infer] merged_dir` when it is set, and pictures in class colours into
-`[infer] colorized_dir` with `mask_colorize = True`.
+`[infer] colorized_dir` with `mask_colorize = True`. With `[infer] volumes_dir`
+it also writes `<output_dir>/<name>_mask.nii.gz` for every NIfTI volume there
+(VolumeInferencer.py); `images_dir` may then be left unset.
 """
 
 import sys
@@ -16,6 +18,7 @@ from ConfigParser import ConfigParser, load_config
 from Inferencer import Inferencer
 from ModelRegistry import create_model
 from TensorflowModelLoader import load_best_weights
+from VolumeInferencer import VolumeInferencer
 
 
 class TensorflowUNetInferencer:
@@ -25,16 +28,28 @@ class TensorflowUNetInferencer:
         config: a parsed `ConfigParser` or the path of a config file.
     """
 
+    inferencer = Inferencer  # TensorflowUNetTiledInferencer: TiledInferencer
+
     def __init__(self, config):
         self.config: ConfigParser = load_config(config)
 
     def infer(self) -> list[str]:
-        """Writes the masks; returns their paths."""
+        """Writes the masks (3.infer: also those of `[infer] volumes_dir`); returns their paths."""
         model = create_model(self.config).model
-        inferencer = Inferencer(model, self.config)
+        inferencer = self.inferencer(model, self.config)
+        volumes = None  # [infer] volumes_dir is 3.infer's: tiled inference has no volumes
+        wanted = inferencer.section == ConfigParser.INFER
+        if wanted and self.config.get(ConfigParser.INFER, "volumes_dir") is not None:
+            volumes = VolumeInferencer(inferencer, self.config)  # checks every volume before any work
         load_best_weights(model, self.config)
-        written = inferencer.infer()
-        print(f"=== Wrote {len(written)} masks to {inferencer.output_dir}")
+        written = []
+        if inferencer.target.images_dir is not None:
+            written = inferencer.infer()
+            print(f"=== Wrote {len(written)} masks to {inferencer.output_dir}")
+        if volumes is not None:
+            masks = volumes.infer()
+            print(f"=== Wrote {len(masks)} volume masks to {volumes.output_dir}")
+            written += masks
         return written
 
 

@@ -12,30 +12,18 @@ overlays into `[tiledinfer] merged_dir` when it is set.
 import sys
 
 from cli import run
-from ConfigParser import ConfigParser, load_config
-from ModelRegistry import create_model
-from TensorflowModelLoader import load_best_weights
+from TensorflowUNetInferencer import TensorflowUNetInferencer
 from TiledInferencer import TiledInferencer
 
 
-class TensorflowUNetTiledInferencer:
+class TensorflowUNetTiledInferencer(TensorflowUNetInferencer):
     """Runs the trained model of a config tile by tile over a folder of images.
 
     Args:
         config: a parsed `ConfigParser` or the path of a config file.
     """
 
-    def __init__(self, config):
-        self.config: ConfigParser = load_config(config)
-
-    def infer(self) -> list[str]:
-        """Writes the masks; returns their paths."""
-        model = create_model(self.config).model
-        inferencer = TiledInferencer(model, self.config)
-        load_best_weights(model, self.config)
-        written = inferencer.infer()
-        print(f"=== Wrote {len(written)} tiled masks to {inferencer.output_dir}")
-        return written
+    inferencer = TiledInferencer
 
 
 def main(argv: list[str]) -> int:

@@ -10,13 +10,12 @@ a pixel-wise minimum (a logical AND of the binarised masks). Outputs keep the
 input's file name, format and size.
 """
 
-import os
-
 import numpy as np
 
 import tiling
 from ConfigParser import ConfigParser
 from Inferencer import Inferencer, Target, epoch_stem, existing_dir, keep_stem
+from progress import progress
 
 TILE_BATCH = 8  # windows per model call: a few MB at 256 px, whatever the image's size
 
@@ -56,6 +55,7 @@ class TiledInferencer(Inferencer):
     """
 
     section = ConfigParser.TILEDINFER
+    batch_size = 1  # one large image and its full-size maps at a time; its windows are batched instead
 
     def __init__(self, model, config: ConfigParser, target: Target | None = None):
         get = config.get
@@ -78,13 +78,17 @@ class TiledInferencer(Inferencer):
         size = self.split + 2 * self.margin
         tiles = tiling.grid(height, width, self.split, self.margin)
         mosaic = None
-        for start in range(0, len(tiles), TILE_BATCH):
+        starts = range(0, len(tiles), TILE_BATCH)
+        for start in progress(starts, len(tiles), "windows", self.target.verbose, step=TILE_BATCH):
             batch = tiles[start : start + TILE_BATCH]
             x = np.stack([
                 self.preprocessor.finish(self.preprocessor.resize(
                     tiling.window(adjusted, tile, size, self.background)))
                 for tile in batch
             ])
+            if len(tiles) > TILE_BATCH and len(batch) < TILE_BATCH:
+                # One batch shape per run: a short last batch would make Keras retrace its predict function.
+                x = np.concatenate([x, np.zeros((TILE_BATCH - len(batch),) + x.shape[1:], x.dtype)])
             for tile, prediction in zip(batch, self.predict_arrays(x)):
                 if mosaic is None:
                     mosaic = tiling.Mosaic(height, width, prediction.shape[-1], self.split, self.margin,
@@ -92,6 +96,7 @@ class TiledInferencer(Inferencer):
                 mosaic.add(tile, tiling.resize_map(prediction, size, size))
         del adjusted
         tiled = mosaic.result()
+        del mosaic  # its Gaussian weight sums, a float per pixel, are not needed for the whole-image pass
         if self.bitwise:
             whole = super().predict([image])[0]
             np.minimum(tiled, tiling.resize_map(whole, width, height), out=tiled)

@@ -184,7 +184,8 @@ def test_keras2_checkpoints_of_the_original_load_by_layer_order(tmp_path, full_m
 
 
 def test_a_checkpoint_of_another_architecture_is_a_clear_error(tmp_path):
-    small = ConfigParser.from_string(config_text({"model": small_model_section(32), "train": {"model_dir": str(tmp_path)}}))
+    sections = {"model": small_model_section(32), "train": {"model_dir": str(tmp_path)}}
+    small = ConfigParser.from_string(config_text(sections))
     model = create_model(small).model
     from TensorflowModelLoader import weights_view
 

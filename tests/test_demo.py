@@ -12,6 +12,7 @@ ALLOWED = {
     ("model", "image_width"), ("model", "image_height"), ("model", "num_layers"),
     ("model", "base_kernels"), ("model", "dilation"), ("model", "base_filters"),
     ("model", "learning_rate"), ("train", "batch_size"), ("train", "epochs"),
+    ("tiledinfer", "split_size"), ("tiledinfer", "overlapping"),
 }
 
 

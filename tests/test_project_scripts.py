@@ -1,10 +1,10 @@
 """The Pancreas-T1 project folder's own scripts, run as a researcher runs them:
-`./1.train.sh && ./2.evaluate.sh && ./3.infer.sh` from a copy of the folder.
+`./1.train.sh && ./2.evaluate.sh && ./3.infer.sh && ./4.tiled_infer.sh` from a copy of the folder.
 
 The copy lives in a temporary repository-shaped tree (its `../../../src` and
 `../../../scripts` are this repository's), so the config's `../../../dataset/Pancreas-T1/...` paths
-hold. Its config differs from the shipped one only in image size, depth,
-epochs and (for generated data) nothing else.
+hold. Its config differs from the shipped one only in image size (and the
+tiles' split_size with it), depth, epochs and (for generated data) nothing else.
 """
 
 import ast
@@ -16,6 +16,7 @@ import sys
 
 import pytest
 from conftest import REPO, SHARED_DATA, make_split
+from PIL import Image
 
 from volume_ids import volume_id
 
@@ -53,6 +54,7 @@ def project_copy(root, size=128, num_layers=6, epochs=2):
         ("image_height   = 512", f"image_height   = {size}"),
         ("num_layers     = 8", f"num_layers     = {num_layers}"),
         ("epochs        = 100", f"epochs        = {epochs}"),
+        ("split_size  = 512", f"split_size  = {size}"),
     ]
     for old, new in replacements:
         assert old in text
@@ -64,7 +66,7 @@ def project_copy(root, size=128, num_layers=6, epochs=2):
 
 def run_steps(folder):
     env = dict(os.environ, PYTHON=sys.executable, TF_CPP_MIN_LOG_LEVEL="3")
-    command = "./1.train.sh && ./2.evaluate.sh && ./3.infer.sh"
+    command = "./1.train.sh && ./2.evaluate.sh && ./3.infer.sh && ./4.tiled_infer.sh"
     result = subprocess.run(command, shell=True, cwd=folder, env=env, capture_output=True,
                             text=True, timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -90,6 +92,10 @@ def check_outputs(folder, infer_images):
         assert [line.split(",")[0] for line in f.read().splitlines()] == ["loss", "dice_coef"]
     outputs = sorted(os.listdir(path("mini_test_output")))
     assert outputs == sorted(os.path.splitext(n)[0] + ".jpg" for n in infer_images)
+    assert sorted(os.listdir(path("tiled_mini_test_output"))) == sorted(infer_images)  # names kept
+    for name in infer_images:
+        size = Image.open(path("mini_test", "images", name)).size
+        assert Image.open(path("tiled_mini_test_output", name)).size == size
 
 
 @pytest.mark.realdata
@@ -115,3 +121,12 @@ def test_pancreas_t1_project_on_generated_images(tmp_path):
     make_split(os.path.join(folder, "mini_test"), volumes=1, slices=7, size=96, seed=8, first_volume=5)
     run_steps(folder)
     check_outputs(folder, os.listdir(os.path.join(folder, "mini_test", "images")))
+
+
+def test_the_tiled_inference_step_has_both_scripts():
+    sh, bat = os.path.join(PROJECT, "4.tiled_infer.sh"), os.path.join(PROJECT, "4.tiled_infer.bat")
+    assert os.access(sh, os.X_OK)
+    with open(sh) as f:
+        assert f.readline() == "#!/bin/sh\n" and "step.sh TensorflowUNetTiledInferencer.py" in f.read()
+    with open(bat, "rb") as f:
+        assert f.read() == b"python ../../../src/TensorflowUNetTiledInferencer.py ./train_eval_infer.config\r\n"

@@ -531,7 +531,7 @@ SECTIONS: dict[str, dict[str, Key]] = {
             STRING, None,
             doc=(
                 "Folder of the images 3.infer predicts, sorted by name; the per-epoch previews take its first "
-                "images."
+                "images. Not needed by 3.infer when volumes_dir is set."
             ),
             original="The original listed them in file-system order (I4).",
         ),
@@ -539,7 +539,7 @@ SECTIONS: dict[str, dict[str, Key]] = {
             STRING, None,
             doc=(
                 "Folder of the predicted masks: <stem>.jpg for one class, <stem>.png class maps (0…N−1) for "
-                "num_classes = N > 1."
+                "num_classes = N > 1; <name>_mask.nii.gz for the volumes of volumes_dir."
             ),
             original="The original deleted and recreated it (I3).",
         ),
@@ -600,6 +600,40 @@ SECTIONS: dict[str, dict[str, Key]] = {
                 "predictions (4 passes)."
             ),
         ),
+        "volumes_dir": Key(
+            OPTIONAL_STRING, None, new=True,
+            doc=(
+                "Folder of NIfTI volumes (.nii, .nii.gz) 3.infer segments: each is sliced as the dataset converter "
+                "slices it and written to output_dir as <name>_mask.nii.gz with the volume's affine and header, "
+                "voxels 0/1 (probability ≥ 0.5), or the most likely class for num_classes > 1."
+            ),
+        ),
+        "volume_size": Key(
+            integer(lo=0), 512, new=True,
+            doc=(
+                "Side of the square slices the converter cut (its --size; 0: the padded slice, not resized). "
+                "Checked against volume_manifest."
+            ),
+        ),
+        "volume_rotation": Key(
+            choice(0, 90, 180, 270), 270, new=True,
+            doc="Counter-clockwise rotation of the converter's slices, in degrees (its --rotation).",
+        ),
+        "volume_normalize": Key(
+            BOOL, True, new=True,
+            doc=(
+                "Percentile-normalise each volume's intensities (0.5–99.5 %) as the converter does; False clips "
+                "them to 0–255 (its --no-normalize)."
+            ),
+        ),
+        "volume_manifest": Key(
+            OPTIONAL_STRING, None, new=True,
+            doc=(
+                "The converter's manifest.csv that volume_size, volume_rotation and volume_normalize must "
+                "match (an error otherwise). Unset: manifest.csv in the folder above [train] image_datapath, "
+                "else in the one above that (a split dataset), when there is one."
+            ),
+        ),
     },
     "tiledinfer": {
         "images_dir": Key(
@@ -612,7 +646,7 @@ SECTIONS: dict[str, dict[str, Key]] = {
                 "Output folder of tiled inference: each mask under its input's file name and format, at its "
                 "size (<stem>.png class maps for num_classes > 1)."
             ),
-            original="The original deleted and recreated it (T1).",
+            original="The original deleted and recreated it (TI8).",
         ),
         "merged_dir": Key(
             OPTIONAL_STRING, None,

@@ -1,0 +1,1 @@
+python ../../../src/TensorflowUNetTiledInferencer.py ./train_eval_infer.config

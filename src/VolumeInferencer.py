@@ -1,0 +1,249 @@
+"""Segments NIfTI volumes slice by slice: `[infer] volumes_dir` → `<output_dir>/<name>_mask.nii.gz`.
+
+Each volume is cut into axial slices exactly as the dataset converter
+(generator/ImageMaskDatasetGenerator.py) cuts training slices, with the same
+functions (volume_slices.py): L-P-I orientation, 8-bit intensities
+(`[infer] volume_normalize`), padding to a square, resizing to `volume_size`
+and rotation by `volume_rotation`. The slices are predicted in batches through
+`Inferencer.predict` (training's preprocessing, `[infer] mirror`), and every
+step is undone on the predicted maps, so that the mask has the volume's shape,
+voxel order, affine and header and overlays it in a viewer. Voxels are 0/1
+(probability ≥ 0.5) for one class, the most likely class for N > 1.
+
+The converter records its settings in manifest.csv; they are checked against
+the `[infer] volume_*` keys before anything is predicted (`settings_manifest`).
+"""
+
+import csv
+import os
+import warnings
+
+import cv2
+import nibabel as nib
+import numpy as np
+
+from atomic import atomic_path
+from ConfigParser import ConfigParser, ConfigWarning
+from errors import ConfigError, DataError
+from progress import progress
+from volume_slices import (
+    NIFTI_SUFFIXES,
+    SETTINGS_FIELDS,
+    VolumeError,
+    from_lpi,
+    nifti_stem,
+    read_nifti,
+    square_slice,
+    stored_orientation,
+    three_d,
+    to_lpi,
+    to_uint8,
+    unsquare_slice,
+)
+
+BATCH_SIZE = 8  # slices per model call
+MASK_SUFFIX = "_mask.nii.gz"
+MANIFEST = "manifest.csv"
+KEYS = {"size": "volume_size", "rotation": "volume_rotation", "normalize": "volume_normalize"}
+
+
+def list_volumes(folder: str) -> list[str]:
+    """The .nii and .nii.gz files of a folder, sorted by name."""
+    return sorted(
+        os.path.join(folder, name) for name in os.listdir(folder)
+        if name.endswith(NIFTI_SUFFIXES) and os.path.isfile(os.path.join(folder, name))
+    )
+
+
+def settings_manifest(config: ConfigParser) -> str | None:
+    """The converter's manifest.csv the `[infer] volume_*` keys are checked against, or None.
+
+    `[infer] volume_manifest` when set (it must exist); else manifest.csv in
+    the folder above `[train] image_datapath` (the converter's output), else in
+    the one above that (split_master's output, which copies it).
+    """
+    explicit = config.get(ConfigParser.INFER, "volume_manifest")
+    if explicit is not None:
+        if not os.path.isfile(explicit):
+            raise config.error(ConfigParser.INFER, "volume_manifest", f"{explicit} does not exist")
+        return explicit
+    if not config.has(ConfigParser.TRAIN, "image_datapath"):
+        return None
+    parent = os.path.dirname(os.path.abspath(config.get(ConfigParser.TRAIN, "image_datapath")))
+    for folder in (parent, os.path.dirname(parent)):
+        candidate = os.path.join(folder, MANIFEST)
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def recorded_settings(manifest: str) -> dict | None:
+    """The converter's `size`, `rotation` (quarter turns) and `normalize` in a manifest.csv,
+    or None when it records none (an older converter's, or no slices)."""
+    try:
+        with open(manifest, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{manifest}: cannot be read as a CSV file ({e})") from None
+    if not rows or any(field not in rows[0] for field in SETTINGS_FIELDS):
+        return None
+    settings = {}
+    for field in SETTINGS_FIELDS:
+        values = {row[field] for row in rows}
+        if len(values) != 1:
+            raise DataError(f"{manifest}: column {field} holds several values {sorted(values)}: slices "
+                            "converted with different settings cannot all match one model's")
+        value = values.pop()
+        try:
+            if field == "normalize":
+                settings[field] = {"True": True, "False": False}[value]
+            else:
+                settings[field] = int(value)
+        except (KeyError, ValueError):
+            raise DataError(f"{manifest}: column {field} holds {value!r}, not a converter setting") from None
+    settings["rotation"] = (settings["rotation"] // 90) % 4
+    return settings
+
+
+class VolumeInferencer:
+    """Writes a mask volume for every NIfTI volume of `[infer] volumes_dir`.
+
+    Every volume header, the settings manifest and the output folder are
+    checked when it is made, before anything is predicted.
+
+    Args:
+        inferencer: the `Inferencer` whose `predict` gives the slices' probability maps.
+        config: the parsed config.
+    """
+
+    section = ConfigParser.INFER
+
+    def __init__(self, inferencer, config: ConfigParser):
+        self.inferencer = inferencer
+        self.config = config
+        self.num_classes = config.get(ConfigParser.MODEL, "num_classes")
+        self.size = config.get(self.section, "volume_size")
+        self.rotation = config.get(self.section, "volume_rotation")
+        self.normalize = bool(config.get(self.section, "volume_normalize"))
+        self.volumes_dir = config.require(self.section, "volumes_dir")
+        self.output_dir = config.require(self.section, "output_dir")
+        self.files = self._list()
+        self.manifest = self._check_settings()
+        for path in self.files:
+            self._header(path)
+        self._make_output_dir()
+
+    def output_path(self, path: str) -> str:
+        """`<output_dir>/<name>_mask.nii.gz`, `<name>` the file name without `.nii`/`.nii.gz`."""
+        return os.path.join(self.output_dir, nifti_stem(path) + MASK_SUFFIX)
+
+    def infer(self) -> list[str]:
+        """Segments every volume; returns the paths of the written masks."""
+        print(f"=== {type(self).__name__}.infer start: {len(self.files)} volumes from {self.volumes_dir}")
+        written = []
+        for path in progress(self.files, len(self.files), "volumes", desc="volumes"):
+            image, data = read_nifti(path)
+            data = three_d(data.astype(np.float32, copy=False), path)
+            source = stored_orientation(image.affine, path)
+            labels = from_lpi(self.segment(to_uint8(to_lpi(data, source), self.normalize)), source)
+            written.append(self._write(path, image, labels))
+        return written
+
+    def segment(self, volume: np.ndarray) -> np.ndarray:
+        """Labels (uint8) of an 8-bit L-P-I volume, slice by slice along axis 2."""
+        labels = np.zeros(volume.shape, np.uint8)
+        plane_shape = volume.shape[:2]
+        for start in range(0, volume.shape[2], BATCH_SIZE):
+            indices = range(start, min(start + BATCH_SIZE, volume.shape[2]))
+            # Training read the converter's grey files as three equal BGR channels (cv2.IMREAD_COLOR).
+            slices = [cv2.cvtColor(square_slice(volume[:, :, k], self.size, self.rotation, nearest=False),
+                                   cv2.COLOR_GRAY2BGR) for k in indices]
+            for k, prediction in zip(indices, self.inferencer.predict(slices)):
+                if self.inferencer.blur:
+                    prediction = cv2.GaussianBlur(prediction, self.inferencer.ksize, 0).reshape(prediction.shape)
+                labels[:, :, k] = self.labels(unsquare_slice(prediction, plane_shape, self.rotation))
+        return labels
+
+    def labels(self, prediction: np.ndarray) -> np.ndarray:
+        """A (h, w, C) probability map as labels: 0/1 for one class, else the most likely class."""
+        if prediction.shape[-1] == 1:
+            return (prediction[..., 0] >= 0.5).astype(np.uint8)
+        return np.argmax(prediction, axis=-1).astype(np.uint8)
+
+    def _list(self) -> list[str]:
+        if not os.path.isdir(self.volumes_dir):
+            raise self.config.error(self.section, "volumes_dir", f"{self.volumes_dir} does not exist")
+        files = list_volumes(self.volumes_dir)
+        if not files:
+            raise self.config.error(self.section, "volumes_dir",
+                                    f"{self.volumes_dir} holds no .nii or .nii.gz volumes")
+        inputs = {os.path.realpath(path) for path in files}
+        names: dict[str, str] = {}
+        for path in files:
+            target = self.output_path(path)
+            if target in names:
+                raise DataError(f"{names[target]} and {path} would both be segmented into {target}; "
+                                "keep one of them")
+            if os.path.realpath(target) in inputs:
+                raise self.config.error(self.section, "output_dir",
+                                        f"the mask of {path} would overwrite the input volume {target}")
+            names[target] = path
+        return files
+
+    def _header(self, path: str) -> None:
+        """Reads a volume's header (not its voxels) to find an unusable one before any work."""
+        image, _ = read_nifti(path, voxels=False)
+        if len(image.shape) < 3:
+            raise VolumeError(f"{path}: expected a 3-D volume, found shape {image.shape}")
+        stored_orientation(image.affine, path)
+
+    def _check_settings(self) -> str | None:
+        manifest = settings_manifest(self.config)
+        if manifest is None:
+            print("=== No converter manifest.csv set ([infer] volume_manifest) or found above [train] "
+                  "image_datapath: the [infer] volume_* keys are not checked")
+            return None
+        recorded = recorded_settings(manifest)
+        if recorded is None:
+            warnings.warn(f"{manifest} records no converter settings ({', '.join(SETTINGS_FIELDS)}): the "
+                          f"[infer] volume_* keys are not checked against it", ConfigWarning, stacklevel=3)
+            return manifest
+        ours = {"size": self.size, "rotation": (self.rotation // 90) % 4, "normalize": self.normalize}
+        differ = [field for field in SETTINGS_FIELDS if ours[field] != recorded[field]]
+        if differ:
+            shown = ", ".join(f"[{self.section}] {KEYS[f]} = {self._shown(f, ours[f])} (converter: "
+                              f"{self._shown(f, recorded[f])})" for f in differ)
+            raise ConfigError(f"{self.config.path}: {shown} differ from the converter settings in {manifest}: "
+                              "the slices would not look like the training slices; set the converter's values")
+        print(f"=== [{self.section}] {', '.join(KEYS.values())} match the converter settings in {manifest}")
+        return manifest
+
+    @staticmethod
+    def _shown(field: str, value):
+        return value * 90 if field == "rotation" else value
+
+    def _make_output_dir(self) -> None:
+        try:
+            os.makedirs(self.output_dir, exist_ok=True)
+        except OSError as e:
+            raise self.config.error(self.section, "output_dir", f"cannot be created ({e.strerror or e})") from None
+        if not os.access(self.output_dir, os.W_OK):
+            raise self.config.error(self.section, "output_dir", "is not writable")
+
+    def _write(self, path: str, image, labels: np.ndarray) -> str:
+        """Writes the labels with the input's affine and header (uint8, unscaled, a label map)."""
+        header = image.header.copy()
+        header.set_data_dtype(np.uint8)
+        header.set_slope_inter(None, None)  # the labels are the values: no scaling
+        header["cal_min"], header["cal_max"] = 0, max(1, self.num_classes - 1)  # a viewer's display window
+        header.set_intent("label")
+        kind = nib.Nifti2Image if isinstance(image, nib.Nifti2Image) else nib.Nifti1Image
+        target = self.output_path(path)
+        try:
+            with atomic_path(target) as tmp:  # the temporary name keeps the .nii.gz ending nibabel reads
+                nib.save(kind(labels, image.affine, header), tmp)
+        except OSError as e:
+            raise self.config.error(self.section, "output_dir",
+                                    f"{target} cannot be written ({e.strerror or e})") from None
+        print(f"=== Saved {target}")
+        return target
