@@ -1,4 +1,4 @@
-"""The three entry points: arguments, exit codes, one-line errors."""
+"""The entry points: arguments, exit codes, one-line errors."""
 
 import os
 import subprocess
@@ -8,10 +8,11 @@ import pytest
 from conftest import REPO, small_model_section, write_config
 
 import TensorflowUNetEvaluator
+import TensorflowUNetExporter
 import TensorflowUNetInferencer
 import TensorflowUNetTrainer
 
-SCRIPTS = [TensorflowUNetTrainer, TensorflowUNetEvaluator, TensorflowUNetInferencer]
+SCRIPTS = [TensorflowUNetTrainer, TensorflowUNetEvaluator, TensorflowUNetInferencer, TensorflowUNetExporter]
 
 
 def run_script(name, args, cwd):

@@ -1,0 +1,1 @@
+python ../../../src/TensorflowUNetExporter.py ./train_eval_infer.config
