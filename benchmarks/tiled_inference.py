@@ -70,6 +70,23 @@ def pointwise_model(size: int):
     return model
 
 
+def peak_rss_mib() -> float:
+    """This process's own peak RSS in MiB.
+
+    Linux carries `ru_maxrss` across fork and exec, so a child of a large
+    process (pytest, late in a run) would report its parent's peak; VmHWM is
+    the peak of this process's own memory map.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux, bytes on macOS
+
+
 def child(args) -> None:
     """Runs in the fresh process: one tiled inference, then one JSON line of figures."""
     sys.path.insert(0, os.path.join(REPO, "src"))
@@ -83,12 +100,12 @@ def child(args) -> None:
     started = time.perf_counter()
     written = inferencer.infer()
     seconds = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    peak_mib = peak_rss_mib()
     from PIL import Image
 
     windows = len(range(0, args.child, inferencer.split)) ** 2
     sizes = [list(Image.open(path).size) for path in written]  # reads the header only
-    print(json.dumps({"size": args.child, "peak_rss_mib": peak_kib / 1024, "seconds": seconds,
+    print(json.dumps({"size": args.child, "peak_rss_mib": peak_mib, "seconds": seconds,
                       "windows": windows, "output_sizes": sizes}))
 
 
