@@ -17,7 +17,6 @@ Usage:
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -70,23 +69,6 @@ def pointwise_model(size: int):
     return model
 
 
-def peak_rss_mib() -> float:
-    """This process's own peak RSS in MiB.
-
-    Linux carries `ru_maxrss` across fork and exec, so a child of a large
-    process (pytest, late in a run) would report its parent's peak; VmHWM is
-    the peak of this process's own memory map.
-    """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux, bytes on macOS
-
-
 def child(args) -> None:
     """Runs in the fresh process: one tiled inference, then one JSON line of figures."""
     sys.path.insert(0, os.path.join(REPO, "src"))
@@ -100,6 +82,8 @@ def child(args) -> None:
     started = time.perf_counter()
     written = inferencer.infer()
     seconds = time.perf_counter() - started
+    from peak_memory import peak_rss_mib
+
     peak_mib = peak_rss_mib()
     from PIL import Image
 

@@ -14,7 +14,6 @@ Usage:
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -116,8 +115,9 @@ def train_only(config_path: str) -> None:
 
     trainer.create_callbacks = with_timer
     trainer.train()
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"epoch_seconds": timer.seconds, "peak_rss_mib": peak_kib / 1024}))
+    from peak_memory import peak_rss_mib
+
+    print(json.dumps({"epoch_seconds": timer.seconds, "peak_rss_mib": peak_rss_mib()}))
 
 
 def main() -> int:
