@@ -4,5 +4,7 @@ set -eu
 cd "$(dirname "$0")/.."
 sh scripts/env.sh
 .venv/bin/python -c 'import pytest' 2>/dev/null || .venv/bin/python -m pip install --quiet 'pytest>=8,<10'
+# The reference that tests/test_segmentation_metrics.py checks src/segmentation_metrics.py against.
+.venv/bin/python -c 'import medpy' 2>/dev/null || .venv/bin/python -m pip install --quiet 'medpy==0.5.2'
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 exec .venv/bin/python -m pytest "$@"
