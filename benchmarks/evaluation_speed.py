@@ -12,8 +12,12 @@ and prints both, their ratio (the target: at most 1.5) and the share of
 predicted foreground (random weights: distances are costlier than a trained
 model's tidy masks would make them).
 
+On this project's 2-core CPU machine, idle: predict 41.0 s,
+evaluation 42.7 s, ratio 1.04 (seed 137, 97 % foreground); seed 4 (50 %, salt-and-pepper
+masks, the costliest surfaces): 41.0 s, 41.9 s, 1.02.
+
 Usage:
-    python benchmarks/evaluation_speed.py [--count 1000] [--size 256] [--batch-size 4]
+    python benchmarks/evaluation_speed.py [--count 1000] [--size 256] [--batch-size 4] [--seed 137]
 """
 
 import argparse
@@ -47,8 +51,8 @@ def write_pairs(folder: str, count: int, size: int) -> None:
 def config_text(folder: str, size: int, batch_size: int) -> str:
     return (
         f'[model]\nmodel = "TensorflowUNet"\nimage_width = {size}\nimage_height = {size}\nimage_channels = 3\n'
-        'num_classes = 1\nbase_filters = 16\nnum_layers = 6\ndropout_rate = 0.05\nlearning_rate = 0.001\nloss = "bce_dice_loss"\n'
-        'metrics = ["dice_coef"]\n\n'
+        'num_classes = 1\nbase_filters = 16\nnum_layers = 6\ndropout_rate = 0.05\nlearning_rate = 0.001\n'
+        'loss = "bce_dice_loss"\nmetrics = ["dice_coef"]\n\n'
         f"[eval]\nbatch_size = {batch_size}\n\n"
         f"[test]\nimage_datapath = {os.path.join(folder, 'images')!r}\n"
         f"mask_datapath = {os.path.join(folder, 'masks')!r}\n"
@@ -60,9 +64,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=137, help="of the random weights (they decide the masks' shape)")
     args = parser.parse_args(argv)
     sys.path.insert(0, os.path.join(REPO, "src"))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
     import numpy as np
 
     from CaseEvaluator import CaseEvaluator
@@ -76,6 +82,7 @@ def main(argv: list[str]) -> int:
         config = ConfigParser.from_string(config_text(folder, args.size, args.batch_size), "evaluation_speed.config")
         dataset = ImageMaskDataset(config)
         pairs = dataset.pairs("test")
+        keras.utils.set_random_seed(args.seed)  # the same random weights, so the same predictions, every run
         model = create_model(config).model
         model.predict(make_dataset(pairs[: args.batch_size], PairReader(dataset), args.batch_size), verbose=0)  # warm
         start = time.perf_counter()

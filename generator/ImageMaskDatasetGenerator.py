@@ -7,7 +7,8 @@ Usage:
 
 Writes `OUTPUT_DIR/images/<volume>_<slice>.jpg` (or .png), `OUTPUT_DIR/masks/
 <volume>_<slice>.png` (exact values 0/255) and `OUTPUT_DIR/manifest.csv` (slice
-file, volume, slice index, source files and orientation, voxel spacing, and
+file, volume, slice index, source files and orientation, voxel spacing, the
+side of the padded square `square_side` (for 2.evaluate's pixel spacing), and
 the settings `size`, `rotation`, `normalize`, which `3.infer` checks its
 `[infer] volume_*` keys against). The slicing itself is `src/volume_slices.py`,
 shared with volume inference.
@@ -64,7 +65,7 @@ from volume_slices import (  # noqa: E402, F401 - FIXED_ORIENTATION, NIFTI_SUFFI
 CHANNEL_SUFFIX = re.compile(r"_\d{4}$")  # nnU-Net's `_0000` image suffix
 MANIFEST_FIELDS = [
     "image", "mask", "volume", "slice", "source_image", "source_label",
-    "source_orientation", "spacing_x_mm", "spacing_y_mm", "spacing_z_mm", *SETTINGS_FIELDS,
+    "source_orientation", "spacing_x_mm", "spacing_y_mm", "spacing_z_mm", "square_side", *SETTINGS_FIELDS,
 ]
 
 ConversionError = VolumeError  # bad input: the message names the file or folder
@@ -225,7 +226,9 @@ class ImageMaskDatasetGenerator:
                 "image": image_file, "mask": stem + ".png", "volume": name, "slice": index,
                 "source_image": os.path.basename(image_path), "source_label": os.path.basename(label_path),
                 "source_orientation": codes, "spacing_x_mm": spacing[0], "spacing_y_mm": spacing[1],
-                "spacing_z_mm": spacing[2], **self.settings(),
+                "spacing_z_mm": spacing[2],
+                # The padded square resized to `size`: 2.evaluate's pixel spacing is spacing × side / size.
+                "square_side": max(data.shape[:2]), **self.settings(),
             })
         return rows
 

@@ -9,15 +9,23 @@ then `<metric>,<v>` per compiled metric in config order, values rounded to 4
 places, no header. With `[model] num_classes = N > 1`, lines
 `dice_coef_class<k>,<v>` for the foreground classes k = 1…N−1 follow, each
 computed as `dice_coef` is (batch Dice, averaged over batches).
+
+Then one batched prediction pass gives the per-image and per-volume metrics,
+their summary and the worst cases (CaseEvaluator.py: evaluation_per_image.csv,
+evaluation_per_volume.csv, evaluation_summary.json, evaluation_worst/), and
+EvaluationReport.py puts everything on one self-contained page,
+./evaluation_report.html.
 """
 
 import sys
 
 import losses
 from atomic import write_text
+from CaseEvaluator import CaseEvaluator
 from cli import run
 from ConfigParser import ConfigParser, load_config
 from data_pipeline import PairReader, make_dataset, reraise_data_errors
+from EvaluationReport import EvaluationReport
 from ImageMaskDataset import ImageMaskDataset
 from ModelRegistry import create_model
 from TensorflowModelLoader import load_best_weights
@@ -39,13 +47,14 @@ class TensorflowUNetEvaluator:
         self.class_metrics = _class_metrics(self.config)
 
     def evaluate(self) -> dict[str, float]:
-        """Writes ./evaluation.csv and returns the scores by name."""
+        """Writes ./evaluation.csv, the per-case files and the report; returns the scores by name."""
         dataset = ImageMaskDataset(self.config)
         pairs = dataset.pairs(self.section)
         dataset.check_split(pairs, self.section)
         builder = create_model(self.config, extra_metrics=self.class_metrics)
         load_best_weights(builder.model, self.config)
         model = builder.evaluation_model()
+        cases = CaseEvaluator(self.config, dataset, model, self.section)  # checks its keys before the long pass
         reader = PairReader(dataset)
         print(f"=== evaluate [{self.section}] {len(pairs)} images, batch_size {self.batch_size}")
         with reraise_data_errors(reader):
@@ -54,7 +63,10 @@ class TensorflowUNetEvaluator:
                 return_dict=True,
                 verbose=1 if sys.stdout.isatty() else 2,
             )
-        return self.write(scores)
+        rounded = self.write(scores)
+        cases.evaluate(pairs)
+        EvaluationReport(self.config, cases.worst_paths).write()
+        return rounded
 
     def write(self, scores: dict) -> dict[str, float]:
         names = ["loss"] + [

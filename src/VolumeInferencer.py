@@ -26,6 +26,7 @@ from atomic import atomic_path
 from ConfigParser import ConfigParser, ConfigWarning
 from errors import ConfigError, DataError
 from progress import progress
+from slice_manifest import find_manifest
 from volume_slices import (
     NIFTI_SUFFIXES,
     SETTINGS_FIELDS,
@@ -43,7 +44,6 @@ from volume_slices import (
 
 BATCH_SIZE = 8  # slices per model call
 MASK_SUFFIX = "_mask.nii.gz"
-MANIFEST = "manifest.csv"
 KEYS = {"size": "volume_size", "rotation": "volume_rotation", "normalize": "volume_normalize"}
 
 
@@ -69,12 +69,7 @@ def settings_manifest(config: ConfigParser) -> str | None:
         return explicit
     if not config.has(ConfigParser.TRAIN, "image_datapath"):
         return None
-    parent = os.path.dirname(os.path.abspath(config.get(ConfigParser.TRAIN, "image_datapath")))
-    for folder in (parent, os.path.dirname(parent)):
-        candidate = os.path.join(folder, MANIFEST)
-        if os.path.isfile(candidate):
-            return candidate
-    return None
+    return find_manifest(config.get(ConfigParser.TRAIN, "image_datapath"))
 
 
 def recorded_settings(manifest: str) -> dict | None:

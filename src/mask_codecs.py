@@ -84,12 +84,16 @@ class MaskCodec:
         """The (H, W) uint8 class map of a resized file array."""
         raise NotImplementedError
 
-    def read(self, path: str, size: tuple[int, int], inspect: bool = False):
-        """(class map at `size` = (width, height), the file's (height, width), stats or None)."""
+    def read(self, path: str, size: tuple[int, int] | None, inspect: bool = False):
+        """(class map at `size` = (width, height), the file's (height, width), stats or None).
+
+        `size` None keeps the file's own size (2.evaluate's per-image metrics).
+        """
         path = str(path)
         raw = read_file(path, self.flags)
         file_size = raw.shape[:2]
-        raw = cv2.resize(raw, size, interpolation=cv2.INTER_NEAREST)
+        if size is not None:
+            raw = cv2.resize(raw, size, interpolation=cv2.INTER_NEAREST)
         labels, unmatched = self.classify(raw, path)
         stats = self.inspect(raw, labels, unmatched) if inspect else None
         return labels, file_size, stats

@@ -33,6 +33,22 @@ def volume_id(filename: str) -> str:
     return stem
 
 
+def slice_index(filename: str) -> int | None:
+    """The slice number after the separator `volume_id` splits at, or None when it is not a number.
+
+    >>> slice_index("PANCREAS_0001-1106.jpg"), slice_index("10003_21.jpg"), slice_index("scan.jpg")
+    (1106, 21, None)
+    """
+    stem = _stem(filename)
+    if "-" in stem:
+        rest = stem.split("-", 1)[1]
+    elif "_" in stem:
+        rest = stem.rsplit("_", 1)[1]
+    else:
+        return None
+    return int(rest) if rest.isdigit() else None
+
+
 def grouping(names: list[str]) -> str:
     """The unit of a split: "volume", or "file" when the names carry no volume ids.
 

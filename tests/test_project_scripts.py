@@ -90,6 +90,13 @@ def check_outputs(folder, infer_images):
     assert previews == sorted(f"Epoch_{e}_{stem}.jpg" for e in (1, 2) for stem in first)
     with open(path("evaluation.csv")) as f:
         assert [line.split(",")[0] for line in f.read().splitlines()] == ["loss", "dice_coef"]
+    test_images = sorted(os.listdir(os.path.join(folder, "..", "..", "..", "dataset", "Pancreas-T1", "test", "images")))
+    with open(path("evaluation_per_image.csv")) as f:
+        assert [line.split(",")[0] for line in f.read().splitlines()[1:]] == test_images
+    with open(path("evaluation_summary.json")) as f:
+        summary = json.load(f)
+    assert summary["counts"]["images"] == len(test_images) and summary["model"] == "TensorflowUNet"
+    assert os.path.isfile(path("evaluation_per_volume.csv"))
     outputs = sorted(os.listdir(path("mini_test_output")))
     assert outputs == sorted(os.path.splitext(n)[0] + ".jpg" for n in infer_images)
     assert sorted(os.listdir(path("tiled_mini_test_output"))) == sorted(infer_images)  # names kept

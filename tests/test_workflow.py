@@ -63,6 +63,12 @@ def test_the_three_steps_write_every_output(project, capsys):
     for row in rows:
         value = row.split(",")[1]
         assert value == str(round(float(value), 4))  # Python's round, no padding
+    per_image = read_lines("evaluation_per_image.csv")  # next to evaluation.csv, from one predict pass
+    assert per_image[0].startswith("image,volume,foreground_pixels,tp,fp,fn,dice,iou,") and len(per_image) == 5
+    assert [row.split(",")[0] for row in per_image[1:]] == [f"1004_{s}.jpg" for s in range(4)]
+    assert len(read_lines("evaluation_per_volume.csv")) == 5  # one volume id: every image its own unit
+    with open("evaluation_summary.json") as f:
+        assert json.load(f)["images"]["dice"]["n"] == 4
 
     assert TensorflowUNetInferencer.main([]) == 0
     outputs = sorted(os.listdir("mini_test_output"))

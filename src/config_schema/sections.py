@@ -319,6 +319,45 @@ SECTIONS: dict[str, dict[str, Key]] = {
             POSITIVE, 4,
             doc="Batch size of 2.evaluate, whichever section [model] evaluation names.",
         ),
+        "threshold": Key(
+            number(0, 1), 0.5, new=True,
+            doc=(
+                "2.evaluate's per-image and per-volume metrics count a pixel as foreground where the predicted "
+                "probability is at least this (a probability; [infer] threshold is 0-255)."
+            ),
+        ),
+        "manifest": Key(
+            OPTIONAL_STRING, None, new=True,
+            doc=(
+                "The converter's manifest.csv that gives 2.evaluate the pixel spacing (mm) of each slice file. "
+                "Unset: manifest.csv in the folder above the evaluated image_datapath, or above that."
+            ),
+        ),
+        "pixel_spacing": Key(
+            optional(either(number(0, lo_open=True), list_of(number(0, lo_open=True), length=2),
+                            list_of(number(0, lo_open=True), length=3))),
+            None, new=True,
+            doc=(
+                "Millimetres per pixel of the evaluated files when no manifest gives them: one number (rows and "
+                "columns), (rows, columns), or (rows, columns, slice spacing); per-volume distances are in mm "
+                "only with the slice spacing. It overrides the manifest."
+            ),
+        ),
+        "threshold_sweep": Key(
+            BOOL, False, new=True,
+            doc=(
+                "2.evaluate also finds the threshold 0.1...0.9 with the best mean per-volume Dice on the "
+                "validation split ([eval], else the held-out training volumes), never on the evaluated split, "
+                "prints it and records it in evaluation_summary.json."
+            ),
+        ),
+        "worst_cases": Key(
+            integer(0), 3, new=True,
+            doc=(
+                "2.evaluate draws the most-wrong slice of each of this many lowest-Dice volumes, ground truth "
+                "(green) and prediction (red) outlined on the image, into ./evaluation_worst/ (0: none)."
+            ),
+        ),
         "output_dir": Key(ANY, None, doc="Found in some of the original's configs; nothing reads it."),
     },
     "test": {
