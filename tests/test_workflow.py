@@ -69,6 +69,10 @@ def test_the_three_steps_write_every_output(project, capsys):
     assert len(read_lines("evaluation_per_volume.csv")) == 5  # one volume id: every image its own unit
     with open("evaluation_summary.json") as f:
         assert json.load(f)["images"]["dice"]["n"] == 4
+    with open("evaluation_report.html", encoding="utf-8") as f:
+        report = f.read()
+    # the curves, the previews' montage, the Dice plot and this run's worst cases, all inline
+    assert report.count('<img src="data:image/png;base64,') >= 4 and "not found" not in report
 
     assert TensorflowUNetInferencer.main([]) == 0
     outputs = sorted(os.listdir("mini_test_output"))
