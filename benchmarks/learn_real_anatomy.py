@@ -4,13 +4,24 @@ Splits an `images/`+`masks/` folder by volume (patient) id into train, valid
 and test (the last patients by sorted id are held out), trains a CPU-sized
 TensorflowUNet with the real trainer, evaluates on the held-out patients
 with the real evaluator, and prints the test dice_coef, the config and the
-time taken. Nothing is written outside a temporary folder.
+time taken, then a Markdown table of the evaluator's per-volume results
+(evaluation_per_volume.csv: Dice, HD95 and ASSD per held-out patient) and its
+summary (evaluation_summary.json: per-volume Dice mean ± sample SD with the
+seeded bootstrap 95 % CI, median, HD95 mean ± SD, per-image Dice mean) next
+to the original's batch dice_coef. Distances are in mm when the summary says
+so, else in pixels (no manifest.csv and no [eval] pixel_spacing). Nothing is
+written outside a temporary folder.
+
+Defaults train 40 epochs (early stopping, patience 8); use --epochs for a
+shorter run.
 
 Usage:
     python benchmarks/learn_real_anatomy.py ../shared/data/Pancreas-CT-NIH
 """
 
 import argparse
+import csv
+import json
 import os
 import shutil
 import subprocess
@@ -118,11 +129,81 @@ def main() -> int:
                 epochs = len(open(os.path.join(tmp, "eval", "train_losses.csv")).read().splitlines()) - 1
                 print(open(os.path.join(tmp, "eval", "train_metrics.csv")).read())
         scores = dict(line.split(",") for line in open(os.path.join(tmp, "evaluation.csv")).read().split())
+        with open(os.path.join(tmp, "evaluation_per_volume.csv"), newline="") as f:
+            per_volume = list(csv.DictReader(f))
+        with open(os.path.join(tmp, "evaluation_per_image.csv"), newline="") as f:
+            per_image = list(csv.DictReader(f))
+        with open(os.path.join(tmp, "evaluation_summary.json")) as f:
+            summary = json.load(f)
     print(config)
     print(f"trained {epochs} epochs in {trained / 60:.1f} min on {os.cpu_count()} CPUs; "
           f"total {(time.perf_counter() - started) / 60:.1f} min")
     print(f"held-out patients: loss {scores['loss']}, dice_coef {scores['dice_coef']}")
+    print()
+    print(table(per_volume, per_image, summary, scores))
     return 0
+
+
+def _number(value, digits: int = 3) -> str:
+    """A CSV cell or summary value as a fixed-point number; '—' when empty or None (undefined)."""
+    if value is None or value == "":
+        return "—"
+    return f"{float(value):.{digits}f}"
+
+
+def _mean_sd(stats: dict, digits: int = 3) -> str:
+    sd = f" ± {_number(stats['std'], digits)}" if stats.get("std") is not None else ""
+    undefined = f" ({stats['n_undefined']} undefined)" if stats.get("n_undefined") else ""
+    return f"{_number(stats['mean'], digits)}{sd} (n = {stats['n']}){undefined}"
+
+
+def _slice_means(per_image: list[dict], unit: str) -> dict[str, tuple]:
+    """volume → (mean HD95, mean ASSD) of its slices' 2-D distances (undefined ones skipped), in `unit`."""
+    by_volume: dict[str, list[dict]] = {}
+    for row in per_image:
+        by_volume.setdefault(row["volume"], []).append(row)
+    means = {}
+    for volume, rows in by_volume.items():
+        values = [[float(r[f"{k}_{unit}"]) for r in rows if r.get(f"{k}_{unit}")] for k in ("hd95", "assd")]
+        means[volume] = tuple(sum(v) / len(v) if v else None for v in values)
+    return means
+
+
+def table(per_volume: list[dict], per_image: list[dict], summary: dict, scores: dict) -> str:
+    """Markdown: one row per held-out patient, then the summary rows (a binary model's summary).
+
+    A volume whose slices do not stack (a note such as "sparse") has no 3-D distances in
+    evaluation_per_volume.csv; like the summary, its row shows the mean of its slices' 2-D ones, marked *.
+    """
+    unit = summary.get("volume_distance_unit", "px")
+    why = "" if unit == "mm" else " (no manifest.csv or [eval] pixel_spacing: pixels)"
+    slice_means = _slice_means(per_image, unit)
+    lines = [f"| volume | slices | Dice | HD95 ({unit}) | ASSD ({unit}) | note |",
+             "|---|---:|---:|---:|---:|---|"]
+    marked = False
+    for row in per_volume:
+        hd95, assd = _number(row["hd95"], 1), _number(row["assd"], 1)
+        if row.get("note") and not row["hd95"] and not row["assd"] and row["volume"] in slice_means:
+            hd95, assd = (f"{_number(v, 1)}*" for v in slice_means[row["volume"]])
+            marked = True
+        lines.append(f"| {row['volume']} | {row['slices']} | {_number(row['dice'])} | {hd95} | {assd} "
+                     f"| {row.get('note') or ''} |")
+    if marked:
+        lines.append("")
+        lines.append("\\* slices not contiguous: mean of the slices' 2-D distances (as in the summary), not 3-D.")
+    volumes, images = summary["volumes"], summary["images"]
+    dice = volumes["dice"]
+    ci = dice.get("ci95")
+    ci_text = f"[{_number(ci[0])}, {_number(ci[1])}]" if ci else "—"
+    lines += ["", "| summary | value |", "|---|---|",
+              f"| per-volume Dice mean ± SD (sample) | {_mean_sd(dice)} |",
+              f"| per-volume Dice 95 % CI (bootstrap, seed {summary.get('seed')}) | {ci_text} |",
+              f"| per-volume Dice median | {_number(dice['median'])} |",
+              f"| per-volume HD95 mean ± SD ({unit}){why} | {_mean_sd(volumes['hd95'], 1)} |",
+              f"| per-volume ASSD mean ± SD ({unit}) | {_mean_sd(volumes['assd'], 1)} |",
+              f"| per-image Dice mean | {_mean_sd(images['dice'])} |",
+              f"| original batch dice_coef (evaluation.csv) | {_number(scores['dice_coef'])} |"]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
