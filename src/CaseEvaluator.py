@@ -21,7 +21,6 @@ truth == k): the CSVs get a `class` column and the summary one entry per class.
 """
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -33,6 +32,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+import file_digest
 from atomic import write_image, write_text
 from ConfigParser import ConfigParser
 from ImageMaskDataset import ImageMaskDataset
@@ -438,7 +438,7 @@ class CaseEvaluator:
             "threshold": self.threshold if self.num_classes == 1 else None,  # N classes: the most likely one
             "seed": self.seed,
             "model": self.config.get(ConfigParser.MODEL, "model"),
-            "config_sha256": _sha256(self.config.path),
+            "config_sha256": file_digest.sha256(self.config.path),
             "toolkit": __version__,
         }
 
@@ -490,13 +490,6 @@ class CaseEvaluator:
 def _mean(values) -> float | None:
     defined = [v for v in values if v is not None]
     return float(np.mean(defined)) if defined else None
-
-
-def _sha256(path: str) -> str | None:
-    if not os.path.isfile(path):
-        return None
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def _cell(value) -> str:

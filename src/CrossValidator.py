@@ -30,7 +30,6 @@ patient); values have 6 decimals.
 """
 
 import csv
-import hashlib
 import json
 import math
 import os
@@ -44,6 +43,7 @@ import traceback
 import warnings
 from typing import Sequence
 
+import file_digest
 import toml_config
 from atomic import write_text
 from ConfigParser import ConfigParser, _read_text, _split_ini
@@ -103,8 +103,7 @@ def cross_validate(config_path: str, folds: int, data_root: str | None = None,
     root = os.path.abspath(data_root) if data_root else default_data_root(config, project)
     splits = read_splits(root, folds)
     check_outputs(config)
-    with open(config_path, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
+    digest = file_digest.sha256(config_path)
     state = State(os.path.join(project, STATE_FILE), {"config_sha256": digest, "folds": folds, "data_root": root})
     text = _read_text(config_path)
     names = [name for name, _ in steps]

@@ -12,7 +12,6 @@ import base64
 import csv
 import datetime
 import glob
-import hashlib
 import html
 import io
 import json
@@ -24,6 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw
 
+import file_digest
 from atomic import write_text
 from CaseEvaluator import PER_VOLUME_FILE, SUMMARY_FILE, WORST_DIR
 from ConfigParser import ConfigParser
@@ -99,7 +99,7 @@ class EvaluationReport:
     # --- sections -------------------------------------------------------------------------------------
 
     def header(self, summary: dict | None) -> str:
-        sha = (summary or {}).get("config_sha256") or _sha256(self.config.path)
+        sha = (summary or {}).get("config_sha256") or file_digest.sha256(self.config.path)
         rows = [("config", self.config.path), ("config sha256", sha or "not found"),
                 ("toolkit", (summary or {}).get("toolkit") or __version__),
                 ("written", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))]
@@ -301,13 +301,6 @@ def _read_csv(path: str) -> list[dict]:
 def _read_keras_scores(path: str) -> list[tuple[str, str]]:
     with open(path, encoding="utf-8") as f:
         return [tuple(line.strip().split(",", 1)) for line in f if "," in line]
-
-
-def _sha256(path: str) -> str | None:
-    if not os.path.isfile(path):
-        return None
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 # --- HTML -------------------------------------------------------------------------------------------------

@@ -86,14 +86,17 @@ class Target:
         )
 
     @classmethod
-    def previews(cls, config: ConfigParser) -> "Target":
-        """The per-epoch previews': the first `[train] num_infer_images` of `[infer] images_dir`,
-        as `Epoch_<n>_<stem>` in `[train] epoch_change_infer_dir`, quietly and without overlays."""
+    def previews(cls, config: ConfigParser, section: str = ConfigParser.INFER,
+                 folder_key: str = "epoch_change_infer_dir", extension: str | None = ".jpg") -> "Target":
+        """The per-epoch previews': the first `[train] num_infer_images` of `[<section>] images_dir`,
+        as `Epoch_<n>_<stem>` in `[train] <folder_key>`, quietly and without overlays (tiled
+        previews: section "tiledinfer", `epoch_change_tiledinfer_dir`, the input's extension)."""
         return cls(
-            images_dir=existing_dir(config, ConfigParser.INFER),
-            output_dir=config.get(ConfigParser.TRAIN, "epoch_change_infer_dir"),
+            images_dir=existing_dir(config, section),
+            output_dir=config.get(ConfigParser.TRAIN, folder_key),
             first=config.get(ConfigParser.TRAIN, "num_infer_images"),
             naming=epoch_stem,
+            extension=extension,
             pictures=True,
             verbose=False,
         )

@@ -29,6 +29,7 @@ class TensorflowUNetInferencer:
     """
 
     inferencer = Inferencer  # TensorflowUNetTiledInferencer: TiledInferencer
+    reads_volumes = True  # [infer] volumes_dir is 3.infer's: tiled inference has no volumes
 
     def __init__(self, config):
         self.config: ConfigParser = load_config(config)
@@ -37,9 +38,8 @@ class TensorflowUNetInferencer:
         """Writes the masks (3.infer: also those of `[infer] volumes_dir`); returns their paths."""
         model = create_model(self.config).model
         inferencer = self.inferencer(model, self.config)
-        volumes = None  # [infer] volumes_dir is 3.infer's: tiled inference has no volumes
-        wanted = inferencer.section == ConfigParser.INFER
-        if wanted and self.config.get(ConfigParser.INFER, "volumes_dir") is not None:
+        volumes = None
+        if self.reads_volumes and self.config.get(ConfigParser.INFER, "volumes_dir") is not None:
             volumes = VolumeInferencer(inferencer, self.config)  # checks every volume before any work
         load_best_weights(model, self.config)
         written = []

@@ -24,6 +24,7 @@ class TensorflowUNetTiledInferencer(TensorflowUNetInferencer):
     """
 
     inferencer = TiledInferencer
+    reads_volumes = False
 
 
 def main(argv: list[str]) -> int:

@@ -14,7 +14,7 @@ import numpy as np
 
 import tiling
 from ConfigParser import ConfigParser
-from Inferencer import Inferencer, Target, epoch_stem, existing_dir, keep_stem
+from Inferencer import Inferencer, Target, existing_dir, keep_stem
 from progress import progress
 
 TILE_BATCH = 8  # windows per model call: a few MB at 256 px, whatever the image's size
@@ -34,15 +34,7 @@ def tiled_target(config: ConfigParser) -> Target:
 def tiled_previews(config: ConfigParser) -> Target:
     """The per-epoch tiled previews': the first `[train] num_infer_images` of `[tiledinfer] images_dir`
     as `Epoch_<n>_<file name>` in `[train] epoch_change_tiledinfer_dir`."""
-    return Target(
-        images_dir=existing_dir(config, ConfigParser.TILEDINFER),
-        output_dir=config.get(ConfigParser.TRAIN, "epoch_change_tiledinfer_dir"),
-        first=config.get(ConfigParser.TRAIN, "num_infer_images"),
-        naming=epoch_stem,
-        extension=None,
-        pictures=True,
-        verbose=False,
-    )
+    return Target.previews(config, ConfigParser.TILEDINFER, "epoch_change_tiledinfer_dir", extension=None)
 
 
 class TiledInferencer(Inferencer):
