@@ -3,9 +3,12 @@
 Everything is written under a temporary name in the destination folder and
 then renamed over the destination with `os.replace`, which is atomic on one
 file system: a reader sees the old file or the new one, never half of one.
+With `fsync`, the data and then the rename are flushed to the disk, so that
+the new file also survives a power loss, not only a kill.
 """
 
 import contextlib
+import errno
 import os
 import re
 import threading
@@ -23,6 +26,10 @@ def _temporary_name(path: str) -> str:
 # What `_temporary_name` makes: `.<stem>.tmp<pid>-<thread><suffix>`.
 _LEFTOVER = re.compile(r"^\..+\.tmp\d+-\d+(\..*)?$")
 
+# Windows cannot open a folder with `os.open`, so its entries cannot be
+# flushed this way; NTFS journals the rename itself.
+_CAN_SYNC_FOLDERS = os.name != "nt"
+
 
 def remove_leftovers(folder: str) -> None:
     """Deletes temporary files a killed run left in `folder` (ours only)."""
@@ -32,9 +39,28 @@ def remove_leftovers(folder: str) -> None:
                 os.remove(os.path.join(folder, name))
 
 
+def _fsync_folder(folder: str) -> None:
+    """Flushes a folder's entries, so that a rename into it is on the disk."""
+    if not _CAN_SYNC_FOLDERS:
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        # Some network and FUSE file systems cannot sync a folder; the file
+        # itself is already on the disk, and failing would stop the run.
+        if e.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str, fsync: bool = False):
     """Yields a temporary path to write; on success it replaces `path`.
+
+    With `fsync`, the written file is flushed before the rename and its
+    folder after it, so that `path` survives a power loss.
 
     Example:
         with atomic_path("eval/train_losses.png") as tmp:
@@ -48,6 +74,8 @@ def atomic_path(path: str, fsync: bool = False):
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
         os.replace(tmp, path)
+        if fsync:
+            _fsync_folder(os.path.dirname(path) or ".")
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -25,6 +25,10 @@ class DataError(UserError):
     """A data file or folder is missing, unreadable or inconsistent."""
 
 
+class RunLockedError(UserError):
+    """Another run is training into the same `model_dir`."""
+
+
 class ToolkitWarning(UserWarning):
     """Something the user should know; the entry points print it as one line."""
 
