@@ -6,6 +6,9 @@ sh scripts/env.sh
 .venv/bin/python -c 'import pytest' 2>/dev/null || .venv/bin/python -m pip install --quiet 'pytest>=8,<10'
 # The reference that tests/test_segmentation_metrics.py checks src/segmentation_metrics.py against.
 .venv/bin/python -c 'import medpy' 2>/dev/null || .venv/bin/python -m pip install --quiet 'medpy==0.5.2'
+# A second Keras backend, for tests/test_backend_free_models.py (every family builds without TensorFlow;
+# Keras's numpy backend borrows jax's convolutions). It adds no other package.
+.venv/bin/python -c 'import jax' 2>/dev/null || .venv/bin/python -m pip install --quiet 'jax[cpu]==0.10.2'
 # The browser tests/test_evaluation_report.py renders the report with (skipped without one): as root, quietly.
 command -v chromium >/dev/null 2>&1 || { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 &&
     apt-get install -y chromium >/dev/null 2>&1 || true; }

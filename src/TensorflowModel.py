@@ -4,13 +4,22 @@ Subclasses implement `create()`, which returns an uncompiled `keras.Model`;
 this class adds the optimizer, loss and metrics named in the config and
 compiles, all inside a `tf.distribute` strategy scope so that the same code
 runs on one device or several.
+
+TensorFlow is imported only for that scope, under the tensorflow backend:
+on any other Keras backend (jax, torch, numpy) every family builds without
+TensorFlow installed.
 """
 
+import contextlib
+from typing import TYPE_CHECKING
+
 import keras
-import tensorflow as tf
 
 import losses
 from ConfigParser import ConfigParser, load_config
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 # Activation names a config may give (Keras identifiers). The original also
 # accepted the "tf.keras.activations.<name>" spelling, which is stripped.
@@ -44,6 +53,15 @@ def first_output(model: keras.Model) -> keras.Model:
     return keras.Model(model.inputs, model.outputs[0], name=f"{model.name}_output0")
 
 
+def default_strategy():
+    """TensorFlow's current strategy under the tensorflow backend; None (no scope) under any other."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf  # only here, so that other backends need no TensorFlow
+
+    return tf.distribute.get_strategy()
+
+
 class TensorflowModel:
     """Builds and compiles the network a config describes.
 
@@ -51,7 +69,8 @@ class TensorflowModel:
         config: a parsed `ConfigParser` or the path of a config file. Only
             `[model]` keys are read: no data folder has to exist.
         strategy: the `tf.distribute.Strategy` to build under; defaults to
-            the current (default) strategy.
+            the current (default) strategy under the tensorflow backend, and
+            to none (no scope) under any other.
         extra_metrics: metric functions compiled after `[model] metrics`
             (the evaluator's per-class Dice).
 
@@ -59,17 +78,18 @@ class TensorflowModel:
         model: the compiled `keras.Model`.
     """
 
-    def __init__(self, config, strategy: tf.distribute.Strategy | None = None, extra_metrics=()):
+    def __init__(self, config, strategy: "tf.distribute.Strategy | None" = None, extra_metrics=()):
         self.config: ConfigParser = load_config(config)
-        self.strategy = strategy or tf.distribute.get_strategy()
+        self.strategy = strategy or default_strategy()
         self.extra_metrics = list(extra_metrics)
-        with self.strategy.scope():
+        with self.scope():
             loss = self.create_loss()  # checked before a large model is built
             self.model = self.create()
             self.model.compile(
                 optimizer=self.create_optimizer(),
                 loss=loss,
                 metrics=self.create_metrics() + list(extra_metrics),
+                jit_compile=self.jit_compile(),
             )
         if self.config.get(ConfigParser.MODEL, "show_summary"):
             self.model.summary()
@@ -78,10 +98,25 @@ class TensorflowModel:
         """The model `2.evaluate` scores: itself, or output 0 compiled with the same loss and metrics."""
         if len(self.model.outputs) == 1:
             return self.model
-        with self.strategy.scope():
+        with self.scope():
             view = first_output(self.model)
-            view.compile(loss=self.create_loss(), metrics=self.create_metrics() + self.extra_metrics)
+            view.compile(
+                loss=self.create_loss(), metrics=self.create_metrics() + self.extra_metrics,
+                jit_compile=self.jit_compile(),
+            )
         return view
+
+    def scope(self):
+        """The strategy's scope; a no-op context without a strategy (backends other than tensorflow)."""
+        return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
+
+    def jit_compile(self) -> bool | str:
+        """`[train] jit_compile` under TensorFlow (False passed explicitly: Keras's default "auto" turns
+        XLA on whenever TensorFlow sees a GPU); elsewhere "auto", because under jax False would mean
+        eager, uncompiled steps, not "no XLA"."""
+        if keras.backend.backend() != "tensorflow":
+            return "auto"
+        return bool(self.config.get(ConfigParser.TRAIN, "jit_compile"))
 
     @classmethod
     def check(cls, config) -> None:

@@ -114,10 +114,15 @@ def bce_iou_loss(y_true, y_pred):
 
 def ssim_loss(y_true, y_pred):
     """1 − SSIM per image (11×11 Gaussian window, σ 1.5, max value 1)."""
-    # keras.ops has no SSIM; TensorFlow's is the one the original used.
-    import tensorflow as tf
+    y, p = targets(y_true, y_pred)
+    # keras.ops.image.ssim (Keras >= 3.15) runs on every backend and equals tf.image.ssim,
+    # the original's, to float32 round-off; older Keras has none, so SSIM needs the TF backend there.
+    ssim = getattr(ops.image, "ssim", None)
+    if ssim is None:
+        import tensorflow as tf
 
-    return 1.0 - tf.image.ssim(*targets(y_true, y_pred), max_val=1.0)
+        ssim = tf.image.ssim
+    return 1.0 - ssim(y, p, max_val=1.0)
 
 
 def basnet_hybrid_loss(y_true, y_pred):
