@@ -376,6 +376,7 @@ def test_the_shell_wrapper_runs_the_driver(tmp_path):
 
 # === The real steps ===
 
+@pytest.mark.slow  # 30-50 s of CI; the fold logic is tested above without training
 def test_cross_validation_with_the_real_trainer_and_evaluator(tmp_path):
     make_folds(tmp_path, volumes=4, folds=2, slices=3, size=32)
     project = tmp_path / "project"

@@ -291,6 +291,7 @@ def test_an_unreadable_image_is_an_error_naming_it_and_nothing_written_is_lost(t
 
 # === Memory ===
 
+@pytest.mark.slow  # 17-30 s of CI; benchmarks/tiled_inference.py prints the figure
 def test_an_8192_px_image_stays_under_3_gb(tmp_path):
     # In its own process (benchmarks/tiled_inference.py), so the peak is this image's: TensorFlow itself
     # takes ≈0.6 GB; the image (192 MiB), its tiles' mosaic and Gaussian weights (256 MiB each), the

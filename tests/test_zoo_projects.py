@@ -2,8 +2,8 @@
 
 The copy keeps the project's config but its [model] section becomes the
 family's small 64-px one, and training runs one epoch on generated slices.
-TensorflowSwinUNet and TensorflowEfficientUNet run in CI (TensorflowUNet's
-project has its own test); the other families are marked slow.
+TensorflowSwinUNet runs in CI (TensorflowUNet's project has its own test); the
+other families are marked slow (TensorflowEfficientUNet's took 78 s of CI).
 """
 
 import os
@@ -19,7 +19,7 @@ from test_model_zoo import small_section
 from ConfigParser import ConfigParser, ConfigWarning
 from ModelRegistry import MODELS
 
-IN_CI = {"TensorflowSwinUNet", "TensorflowEfficientUNet"}
+IN_CI = {"TensorflowSwinUNet"}
 
 
 def families():
