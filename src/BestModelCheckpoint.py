@@ -60,14 +60,22 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         self.best = float(current)
         self.pending = True
 
-    def after_commit(self) -> None:
-        """Writes the model of the improved epoch (called by TrainingState)."""
+    def get_state(self) -> dict:
+        return {"best": self.best, "pending": self.pending}
+
+    def set_state(self, state: dict) -> None:
+        self.best = state.get("best", self.best)
+        self.pending = state.get("pending", self.pending)
+
+    def after_commit(self, state) -> None:
+        """Writes the model of the improved epoch from the committed weights (TrainingState calls it)."""
         if not self.pending:
             return
+        model = state.files_model
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         with atomic_path(self.path, fsync=True) as tmp:
             if self.save_weights_only:
-                weights_view(self.model).save_weights(tmp)
+                weights_view(model).save_weights(tmp)
             else:
-                self.model.save(tmp)
+                model.save(tmp)
         self.pending = False

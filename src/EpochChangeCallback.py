@@ -65,26 +65,28 @@ class EpochChangeCallback(keras.callbacks.Callback):
     Args:
         eval_dir: folder of the CSVs and plots (created if needed).
         metrics: the two log keys of `train_metrics.csv`.
-        state: the run's TrainingState, whose committed logs are written.
         history_path: where history.json goes. Defaults to "./history.json".
+
+    The run's TrainingState hands itself over in `after_commit`: the curves are
+    written from its committed logs.
     """
 
-    def __init__(self, eval_dir: str, metrics: list[str], state: TrainingState,
-                 history_path: str = "./history.json"):
+    def __init__(self, eval_dir: str, metrics: list[str], history_path: str = "./history.json"):
         super().__init__()
         self.eval_dir = eval_dir
         self.metrics = list(metrics)
-        self.state = state
+        self.state: TrainingState | None = None
         self.history_path = history_path
         self.plotter = LineGraph()
 
-    def on_train_begin(self, logs=None):
-        # Repairs files left an epoch behind by a crash before a resume.
-        if self.state.epochs_done:
+    def after_commit(self, state: TrainingState) -> None:
+        """Rewrites the curves from the committed logs (after each epoch, and after a
+        restore, which repairs files left an epoch behind by a crash)."""
+        self.state = state
+        if state.epochs_done:
             self.write()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.write()
         if os.path.exists(BREAK_FILE):
             print(f"----- Found {BREAK_FILE}: stopping after epoch {epoch + 1}; "
                   "run the same command again to resume")

@@ -35,15 +35,13 @@ class EpochChangeInferencer(keras.callbacks.Callback):
         """The Inferencer of the previews (EpochChangeTiledInferencer builds a tiled one)."""
         return Inferencer(model, config, Target.previews(config))
 
-    def catch_up(self, epochs_done: int) -> None:
-        """Redraws the last committed epoch's previews if a crash came first.
-
-        Call it after a resume: the restored weights are that epoch's.
-        """
-        if epochs_done and not self._previews_exist(epochs_done - 1):
-            self.inferencer.infer(epochs_done - 1)
-
-    def on_epoch_end(self, epoch, logs=None):
+    def after_commit(self, state) -> None:
+        """Draws the committed epoch's previews (TrainingState calls it after each commit, and
+        after a restore, where it redraws the previews a crash left out: the restored weights are
+        that epoch's)."""
+        epoch = state.epochs_done - 1
+        if epoch < 0 or self._previews_exist(epoch):
+            return
         try:
             self.inferencer.infer(epoch)
         except OSError as e:

@@ -10,8 +10,9 @@ A killed or interrupted run continues where it stopped when started again
 with the same config; previous results are moved aside, never deleted.
 """
 
+import hashlib
+import math
 import os
-import shutil
 import sys
 import time
 import warnings
@@ -19,47 +20,43 @@ from typing import NamedTuple
 
 import keras
 
-import resolved_config
-import run_folders
-from atomic import remove_leftovers
+import distribute
 from BestModelCheckpoint import BestModelCheckpoint, checkpoint_path
 from cli import run
 from ConfigParser import ConfigParser, ConfigWarning, load_config
-from data_pipeline import AugmentedPairReader, PairReader, make_dataset, make_stream, reraise_data_errors
+from data_pipeline import (
+    AugmentedPairReader,
+    EpochPairReader,
+    PairReader,
+    Shard,
+    make_dataset,
+    make_epochs,
+    make_stream,
+    reraise_data_errors,
+)
 from DatasetDebugWriter import DatasetDebugWriter
 from EpochChangeCallback import BREAK_FILE, EpochChangeCallback
 from EpochChangeInferencer import EpochChangeInferencer
 from EpochChangeTiledInferencer import EpochChangeTiledInferencer
+from errors import DataError
 from GeneratorDebugWriter import GeneratorDebugWriter
 from ImageMaskAugmentor import ImageMaskAugmentor
 from ImageMaskDataset import ImageMaskDataset
 from ModelRegistry import check_model, create_model
+from pair_cache import PairCache
+from resumable_callbacks import EarlyStopping, ReduceLROnPlateau
 from SeedResetCallback import SeedResetCallback
 from StopOnInterrupt import StopOnInterrupt
+from TrainingRun import HISTORY_FILE, TrainingRun
 from TrainingState import TrainingState
 from volume_ids import split_by_volume
 
-HISTORY_FILE = "./history.json"
-# Config entries that do not change what is trained (see training_settings).
-NOT_TRAINING_SECTIONS = ("test", "infer", "tiledinfer", "segmentation", "inspect")
-NOT_TRAINING_KEYS = {
-    ("model", "show_summary"), ("model", "evaluation"),
-    ("train", "epochs"), ("train", "resume"), ("train", "tensorboard"), ("train", "create_backup"),
-    ("train", "epoch_change_infer"), ("train", "epoch_change_infer_dir"), ("train", "num_infer_images"),
-    ("train", "epoch_change_tiledinfer"), ("train", "epoch_change_tiledinfer_dir"),
-    ("train", "best_model_file"), ("train", "save_model_file"), ("train", "show_history"),
-    ("eval", "batch_size"), ("eval", "output_dir"),
-    ("dataset", "debug"), ("dataset", "debug_max"),
-    ("generator", "debug"), ("generator", "verbose"),
-    ("generator", "generated_images_dir"), ("generator", "generated_masks_dir"),
-}
-
 
 class TrainingData(NamedTuple):
-    train: object  # tf.data.Dataset
+    train: object  # tf.data.Dataset, or a distributed one under multi_worker
     valid: object
-    steps: int | None  # steps per epoch; None: one pass
-    validation_steps: int | None
+    steps: int  # batches of an epoch
+    validation_steps: int | None  # None: one pass over the validation pairs
     readers: tuple
 
 
@@ -86,44 +83,69 @@ class TensorflowUNetTrainer:
         self.preview_dirs = [self.preview_dir] + (
             [get(T, "epoch_change_tiledinfer_dir")] if self.epoch_change_tiledinfer else [])
         self.generator_mode = bool(get(ConfigParser.MODEL, "generator"))
-        self.state_dir = os.path.join(self.model_dir, "resume")
-        self.settings = self.training_settings()
 
     # === Run ===
 
     def train(self) -> None:
         print("==== train")
-        keras.utils.set_random_seed(self.seed)
-        dataset, train_pairs, valid_pairs, augmentor = self.check_inputs()
-        if self.config.get(ConfigParser.DATASET, "debug"):
-            DatasetDebugWriter(self.config, dataset).write(train_pairs)
-        model = create_model(self.config).model
-        state, callbacks = self.create_callbacks(model)
-        # Everything this run reads is checked; only now are earlier results moved aside.
-        initial_epoch = self.restore(state, model, callbacks) if self.prepare_run_folders() else 0
-        data = self.create_datasets(dataset, train_pairs, valid_pairs, augmentor, initial_epoch)
-        stop = StopOnInterrupt()
-        try:
-            with reraise_data_errors(*data.readers), stop:
-                model.fit(
-                    data.train,
-                    validation_data=data.valid,
-                    epochs=self.epochs,
-                    initial_epoch=initial_epoch,
-                    steps_per_epoch=data.steps,
-                    validation_steps=data.validation_steps,
-                    callbacks=callbacks + [stop],
-                    shuffle=False,  # the datasets order themselves
-                    verbose=1 if sys.stdout.isatty() else 2,
-                )
-        except KeyboardInterrupt:
-            self.say_how_to_resume(state)
-            raise
-        self.finish(state, initial_epoch)
-        if not state.document["finished"] and (stop.requested or os.path.exists(BREAK_FILE)):
-            self.say_how_to_resume(state)
-            if stop.requested:
-                raise KeyboardInterrupt
+        placement = distribute.create_placement(self.config)  # before any other TensorFlow call
+        placement.check_batch(self.config, self.batch_size)
+        print(placement.describe(self.batch_size), flush=True)
+        with distribute.precision(self.config):
+            self.run(placement)
+
+    def run(self, placement: distribute.Placement) -> None:
+        with TrainingRun(self.config, placement, self.preview_dirs) as training_run:  # the lock first
+            keras.utils.set_random_seed(self.seed)
+            dataset, train_pairs, valid_pairs, augmentor = self.check_inputs()
+            cache = self.create_cache(placement, dataset, train_pairs)  # refused now if it would not fit
+            if placement.is_chief and self.config.get(ConfigParser.DATASET, "debug"):
+                DatasetDebugWriter(self.config, dataset).write(train_pairs)
+            model = create_model(self.config, placement.strategy).model
+            # Under multi_worker the chief writes files and previews from a plain copy of the
+            # model, so that no collective waits on them (built second: the seed draws the
+            # trained model's initial weights as in a single process).
+            files_model = create_model(self.config).model if placement.custom_loop and placement.is_chief else None
+            state, callbacks = self.create_callbacks(training_run, model, files_model)
+            initial_epoch = training_run.begin(state, model)
+            data = self.create_datasets(dataset, train_pairs, valid_pairs, augmentor, initial_epoch, placement, cache)
+            stop = StopOnInterrupt()
+            try:
+                with reraise_data_errors(*data.readers), stop:
+                    self.fit(placement, model, data, initial_epoch, callbacks + [stop])
+            except KeyboardInterrupt:
+                if placement.is_chief:
+                    training_run.say_how_to_resume(state)
+                raise
+            training_run.finish(state, initial_epoch)
+            if not state.document["finished"] and (stop.requested or os.path.exists(BREAK_FILE)):
+                if placement.is_chief:
+                    training_run.say_how_to_resume(state)
+                if stop.requested:
+                    raise KeyboardInterrupt
+        if placement.workers > 1:
+            import distributed_fit
+
+            distributed_fit.barrier(placement.strategy)  # no worker leaves before the chief has written
+
+    def fit(self, placement, model: keras.Model, data: "TrainingData", initial_epoch: int, callbacks: list):
+        verbose = 1 if sys.stdout.isatty() else 2
+        if placement.custom_loop:
+            import distributed_fit
+
+            return distributed_fit.fit(model, placement.strategy, data.train, data.valid, self.epochs,
+                                       initial_epoch, data.steps, data.validation_steps, callbacks, verbose)
+        return model.fit(
+            data.train,
+            validation_data=data.valid,
+            epochs=self.epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=data.steps,
+            validation_steps=data.validation_steps,
+            callbacks=callbacks,
+            shuffle=False,  # the datasets order themselves
+            verbose=verbose,
+        )
 
     def check_inputs(self):
         """Checks every file and setting this run will read, before it starts."""
@@ -155,69 +177,7 @@ class TensorflowUNetTrainer:
             warnings.warn(f"{self.config.where(ConfigParser.INFER, 'images_dir')}: [infer] images_dir "
                           f"{images_dir} does not exist; 3.infer will need it", ConfigWarning, stacklevel=2)
 
-    def say_how_to_resume(self, state: TrainingState) -> None:
-        extra = f" (delete {BREAK_FILE} first)" if os.path.exists(BREAK_FILE) else ""
-        print(f"\n=== Stopped. The state after epoch {state.epochs_done} of {self.epochs} is saved "
-              f"in {state.path}; run the same command again to resume{extra}.", flush=True)
-
-    def restore(self, state: TrainingState, model: keras.Model, callbacks: list) -> int:
-        initial_epoch = state.restore(model)
-        state.document["finished"] = False  # it goes on, possibly for more epochs
-        print(f"Resuming after epoch {initial_epoch} of {self.epochs} from {state.path}")
-        for callback in callbacks:
-            if isinstance(callback, EpochChangeInferencer):
-                callback.catch_up(initial_epoch)
-        return initial_epoch
-
-    def finish(self, state: TrainingState, initial_epoch: int) -> None:
-        if initial_epoch >= self.epochs and not state.document["finished"]:
-            state.document["finished"] = "epochs"  # resumed with fewer epochs than done
-            state.commit()
-        if state.document["finished"] == "early_stopping":
-            print(f"=== Stopped early after epoch {state.epochs_done}; best model in {self.model_dir}")
-        elif state.document["finished"]:
-            print(f"=== Finished {state.epochs_done} epochs; best model in {self.model_dir}")
-        print(f"=== Saved {HISTORY_FILE}")
-
     # === Parts ===
-
-    def training_settings(self) -> dict[str, str]:
-        """The config's values that decide what is trained, by "[section] key".
-
-        A run resumes only when these are unchanged; editing anything else
-        (the test or inference folders, `epochs` to train longer, ...) keeps
-        the run resumable.
-        """
-        return {
-            f"[{section}] {key}": repr(value)
-            for section, values in sorted(self.config.to_dict().items())
-            if section not in NOT_TRAINING_SECTIONS
-            for key, value in sorted(values.items())
-            if (section, key) not in NOT_TRAINING_KEYS
-        }
-
-    def prepare_run_folders(self) -> bool:
-        """True to resume the previous run; else moves its results aside."""
-        allowed = self.config.get(ConfigParser.TRAIN, "resume") is not False
-        document = run_folders.read_state(self.state_dir)
-        resume, reason = run_folders.should_resume(document, self.settings, self.epochs, allowed)
-        config_copy = os.path.join(self.model_dir, os.path.basename(self.config.path))
-        if resume:
-            for folder in (self.state_dir, self.model_dir, self.eval_dir, *self.preview_dirs, "."):
-                remove_leftovers(folder)
-        elif run_folders.move_aside(
-            [self.model_dir, self.eval_dir, *self.preview_dirs, HISTORY_FILE],
-            keep=[config_copy, os.path.join(self.model_dir, resolved_config.FILE_NAME)],
-        ):
-            print(f"=== Starting afresh: {reason}")
-        os.makedirs(self.model_dir, exist_ok=True)
-        if os.path.isfile(self.config.path) and not (
-            os.path.exists(config_copy) and os.path.samefile(self.config.path, config_copy)
-        ):
-            shutil.copy2(self.config.path, config_copy)
-            print(f"-- Copied {self.config.path} to {self.model_dir}")
-        print(f"-- Wrote {resolved_config.write(self.config, self.model_dir)}")
-        return resume
 
     def create_splits(self, dataset: ImageMaskDataset):
         """Training pairs, and validation pairs from `[eval]` or held-out volumes."""
@@ -231,73 +191,135 @@ class TensorflowUNetTrainer:
                               "exist, so validation holds out training volumes", ConfigWarning, stacklevel=2)
         return split_by_volume(train_pairs)
 
-    def create_datasets(self, dataset, train_pairs, valid_pairs, augmentor, initial_epoch) -> TrainingData:
+    def whole_batches(self, placement, pairs: list, what: str) -> int:
+        """How many of `pairs` an epoch reads: all, or under multi_worker whole global batches only,
+        so that every worker runs the same steps (the rest is said once)."""
+        if placement.workers == 1 or self.generator_mode and what == "training":
+            return len(pairs)
+        length = len(pairs) // self.batch_size * self.batch_size
+        if not length:
+            raise DataError(f"{len(pairs)} {what} pairs are fewer than one global batch ([train] batch_size = "
+                            f"{self.batch_size}) of [train] strategy = \"multi_worker\"")
+        if length < len(pairs) and placement.is_chief:
+            print(f"=== multi_worker: each epoch reads {length} of the {len(pairs)} {what} pairs (whole global "
+                  f"batches, so every worker runs the same steps)")
+        return length
+
+    def create_datasets(self, dataset, train_pairs, valid_pairs, augmentor, initial_epoch,
+                        placement: distribute.Placement | None = None, cache=None) -> TrainingData:
         """Training and validation streams, and the steps of an epoch.
 
-        Without `[model] generator`, an epoch is one shuffled pass over the
-        training pairs. With it, an epoch is `steps_per_epoch` batches of the
-        endless augmented stream, and validation `validation_steps` batches
-        of `[eval]`, unaugmented, repeated as needed.
+        Without `[model] generator`, an epoch is one pass over the training
+        pairs in that epoch's seeded order. With it, an epoch is
+        `steps_per_epoch` batches of the endless augmented stream, and
+        validation `validation_steps` batches of `[eval]`, unaugmented,
+        repeated as needed. Under multi_worker each worker reads its shard
+        (data_pipeline.Shard) at the per-replica batch. `cache`: see create_cache.
         """
-        valid_reader = PairReader(dataset)
-        valid = make_dataset(valid_pairs, valid_reader, self.batch_size)
-        if not self.generator_mode:
-            reader = PairReader(dataset)
-            train = make_dataset(train_pairs, reader, self.batch_size, shuffle=True, seed=self.seed)
-            return TrainingData(train, valid, None, None, (reader, valid_reader))
+        placement = placement or distribute.single_process()
         get = self.config.get
-        steps = get(ConfigParser.TRAIN, "steps_per_epoch")
-        first_sample = initial_epoch * steps * self.batch_size
-        debug = None
-        if get(ConfigParser.GENERATOR, "debug"):
-            debug = GeneratorDebugWriter(self.config, self.batch_size, dataset.preprocessor.outputs_rgb, first_sample)
-        reader = AugmentedPairReader(
-            dataset, train_pairs, augmentor, self.seed,
-            augment=bool(get(ConfigParser.GENERATOR, "augmentation")), debug_writer=debug,
-        )
-        return TrainingData(
-            make_stream(reader, self.batch_size, first_sample),
-            valid.repeat(),
-            steps,
-            get(ConfigParser.TRAIN, "validation_steps"),
-            (reader, valid_reader),
-        )
+        batch = self.batch_size
+        valid_length = self.whole_batches(placement, valid_pairs, "validation")
+        train_length = self.whole_batches(placement, train_pairs, "training")
+        valid_reader = PairReader(dataset)
+        if self.generator_mode:
+            steps = get(ConfigParser.TRAIN, "steps_per_epoch")
+            validation_steps = get(ConfigParser.TRAIN, "validation_steps")
+            first_sample = initial_epoch * steps * batch
+            debug = None
+            if get(ConfigParser.GENERATOR, "debug") and placement.is_chief:
+                debug = GeneratorDebugWriter(self.config, batch, dataset.preprocessor.outputs_rgb, first_sample)
+            reader = AugmentedPairReader(
+                dataset, train_pairs, augmentor, self.seed,
+                augment=bool(get(ConfigParser.GENERATOR, "augmentation")), debug_writer=debug, cache=cache,
+            )
+        else:
+            steps = math.ceil(train_length / batch)
+            validation_steps = None if placement.workers == 1 else valid_length // batch
+            reader = EpochPairReader(dataset, train_pairs, self.seed, cache)
 
-    def create_callbacks(self, model: keras.Model) -> tuple[TrainingState, list]:
+        def pipelines(shard: Shard, batch_size: int):
+            if self.generator_mode:
+                train = make_stream(reader, batch_size, first_sample, shard)
+            else:
+                train = make_epochs(reader, batch_size, initial_epoch, self.epochs, shard, train_length)
+            valid = make_dataset(valid_pairs[:valid_length], valid_reader, batch_size, shard=shard)
+            return train, valid.repeat() if self.generator_mode else valid
+
+        if placement.custom_loop:
+            def per_worker(which):
+                def dataset_fn(context):
+                    shard = Shard(context.input_pipeline_id, context.num_input_pipelines)
+                    return pipelines(shard, context.get_per_replica_batch_size(batch))[which]
+                return placement.strategy.distribute_datasets_from_function(dataset_fn)
+
+            train, valid = per_worker(0), per_worker(1)
+        else:
+            train, valid = pipelines(Shard(), batch)
+        return TrainingData(train, valid, steps, validation_steps, (reader, valid_reader))
+
+    def create_cache(self, placement, dataset: ImageMaskDataset, train_pairs: list):
+        """`[train] cache` over the training pairs (uint8, un-augmented), or None.
+
+        A cache file is keyed by the pair list, each file's size and modification
+        time, and every setting that changes how a pair is decoded, so a file made
+        for other data is refused, never read as this data. Workers other than the
+        chief keep their own file beside it.
+        """
+        setting = self.config.get(ConfigParser.TRAIN, "cache")
+        if setting is False or setting is None:
+            return None
+        if isinstance(setting, str) and setting.strip().lower() != "memory" and not placement.is_chief:
+            setting = f"{setting}.worker{placement.worker}"
+        preprocessor = dataset.preprocessor
+        decoding = {section: values for section, values in self.config.to_dict().items()
+                    if section in ("dataset", "image", "mask")}
+        files = [(path, os.stat(path).st_size, os.stat(path).st_mtime_ns) for pair in train_pairs for path in pair]
+        key = hashlib.sha256(repr((files, decoding, preprocessor.height, preprocessor.width,
+                                   preprocessor.channels)).encode()).hexdigest()
+        shape = (preprocessor.height, preprocessor.width)
+        return PairCache.create(setting, len(train_pairs), (*shape, preprocessor.channels), "uint8", (*shape, 1),
+                                key, self.config.where(ConfigParser.TRAIN, "cache"))
+
+    def create_callbacks(self, training_run: TrainingRun, model: keras.Model,
+                         files_model: keras.Model | None = None) -> tuple[TrainingState, list]:
         """The run's state and the callbacks, in the order their epoch ends run.
 
-        The tracked callbacks update first, then TrainingState commits, then
-        the curves and previews are written from what was committed.
+        The tracked callbacks update first, then TrainingState commits and
+        brings the files derived from it up to date (the best model, the
+        curves, the previews). Only the chief has writers.
         """
         T = ConfigParser.TRAIN
         get = self.config.get
+        chief = training_run.placement.is_chief
         save_weights_only = bool(get(T, "save_weights_only"))
-        tracked = [BestModelCheckpoint(checkpoint_path(self.model_dir, save_weights_only), save_weights_only)]
+        checkpoint = BestModelCheckpoint(checkpoint_path(self.model_dir, save_weights_only), save_weights_only)
+        tracked = [checkpoint]
         if get(T, "learning_rate_reducer"):
-            reducer_patience = get(T, "reducer_patience")
-            tracked.append(
-                keras.callbacks.ReduceLROnPlateau(
-                    monitor="val_loss",
-                    factor=get(T, "reducer_factor"),
-                    patience=reducer_patience,
-                    min_lr=0.0,
-                )
-            )
+            tracked.append(ReduceLROnPlateau(
+                monitor="val_loss", factor=get(T, "reducer_factor"), patience=get(T, "reducer_patience"), min_lr=0.0,
+            ))
         if self.patience > 0:
-            tracked.append(keras.callbacks.EarlyStopping(patience=self.patience, verbose=1))
-        state = TrainingState(self.state_dir, self.settings, tracked)
-        callbacks = tracked + [state]
-        if get(T, "tensorboard"):
-            callbacks.insert(0, keras.callbacks.TensorBoard(log_dir=os.path.join(self.eval_dir, "tensorboard")))
+            tracked.append(EarlyStopping(patience=self.patience, verbose=1 if chief else 0))
+        derived = [checkpoint]
+        callbacks = list(tracked)
+        if chief:
+            curves = EpochChangeCallback(self.eval_dir, get(T, "metrics"), HISTORY_FILE)
+            preview_model = files_model or model
+            derived.append(curves)
+            if self.epoch_change_infer:
+                derived.append(EpochChangeInferencer(preview_model, self.config))
+            if self.epoch_change_tiledinfer:
+                derived.append(EpochChangeTiledInferencer(preview_model, self.config))
+        state = training_run.state(tracked, derived, files_model)
+        callbacks.append(state)
+        if chief:
+            callbacks.append(curves)  # after the commit: it checks ./break_training
+            if get(T, "tensorboard"):
+                callbacks.insert(0, keras.callbacks.TensorBoard(log_dir=os.path.join(self.eval_dir, "tensorboard")))
         if get(T, "seedreset_callback"):
             # First, so that nothing of an epoch draws a random number before the reseed.
             callbacks.insert(0, SeedResetCallback(self.seed))
-        metrics = get(T, "metrics")
-        callbacks.append(EpochChangeCallback(self.eval_dir, metrics, state, HISTORY_FILE))
-        if self.epoch_change_infer:
-            callbacks.append(EpochChangeInferencer(model, self.config))
-        if self.epoch_change_tiledinfer:
-            callbacks.append(EpochChangeTiledInferencer(model, self.config))
         return state, callbacks
 
 

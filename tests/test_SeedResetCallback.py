@@ -8,9 +8,11 @@ import pytest
 import tensorflow as tf
 from conftest import make_project
 
+from distribute import single_process
 from ModelRegistry import create_model
 from SeedResetCallback import SeedResetCallback
 from TensorflowUNetTrainer import TensorflowUNetTrainer
+from TrainingRun import TrainingRun
 
 
 def draws():
@@ -63,7 +65,8 @@ def test_the_trainer_puts_it_first_when_asked(tmp_path, generated_data, monkeypa
     folder = make_project(tmp_path, generated_data, train={"epoch_change_infer": False, **train})
     monkeypatch.chdir(folder)
     trainer = TensorflowUNetTrainer("./train_eval_infer.config")
-    _, callbacks = trainer.create_callbacks(create_model(trainer.config).model)
+    training_run = TrainingRun(trainer.config, single_process(), trainer.preview_dirs)
+    _, callbacks = trainer.create_callbacks(training_run, create_model(trainer.config).model)
     resetters = [c for c in callbacks if isinstance(c, SeedResetCallback)]
     if expected is None:
         assert resetters == []

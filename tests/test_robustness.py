@@ -284,18 +284,19 @@ def test_bad_input_is_rejected_before_training_and_nothing_changes(case, tmp_pat
 
 def test_the_state_restores_weights_optimizer_and_every_callbacks_progress(tmp_path):
     import keras
+    from conftest import config_text
 
     from BestModelCheckpoint import BestModelCheckpoint
     from ConfigParser import ConfigParser
-    from conftest import config_text
     from ModelRegistry import create_model
+    from resumable_callbacks import EarlyStopping, ReduceLROnPlateau
     from TrainingState import TrainingState
 
     config = ConfigParser.from_string(config_text({"model": small_model_section(32)}))
 
     def callbacks():
         return [BestModelCheckpoint(str(tmp_path / "best.weights.h5"), True),
-                keras.callbacks.ReduceLROnPlateau(patience=3), keras.callbacks.EarlyStopping(patience=5)]
+                ReduceLROnPlateau(patience=3), EarlyStopping(patience=5)]
 
     model = create_model(config).model
     x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype(np.float32)
@@ -319,6 +320,7 @@ def test_the_state_restores_weights_optimizer_and_every_callbacks_progress(tmp_p
     assert restored[0].best == 0.25  # a worse model will not overwrite the best one
     assert (restored[1].wait, restored[1].best, restored[1].cooldown_counter) == (2, 0.3, 1)
     assert (restored[2].wait, restored[2].best) == (4, 0.25)
+    assert isinstance(restored[2], keras.callbacks.EarlyStopping)
     assert float(fresh.optimizer.learning_rate) == pytest.approx(1e-5)
     assert int(fresh.optimizer.iterations) == int(model.optimizer.iterations) > 0
     np.testing.assert_allclose(fresh.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)

@@ -7,6 +7,7 @@ right answer is known at every pixel: the model applied to that pixel alone.
 import math
 import os
 import sys
+import types
 
 import cv2
 import keras
@@ -313,8 +314,8 @@ def test_epoch_change_tiled_previews_take_the_first_images_with_their_extensions
     config = setup(tmp_path, images, train={"epoch_change_tiledinfer_dir": str(tmp_path / "tiled"),
                                             "num_infer_images": 2})
     callback = EpochChangeTiledInferencer(pointwise_model(32), config)
-    callback.on_epoch_end(0)
-    callback.on_epoch_end(1)
+    for epochs_done in (1, 2):  # TrainingState hands itself over after each commit
+        callback.after_commit(types.SimpleNamespace(epochs_done=epochs_done))
     assert sorted(os.listdir(tmp_path / "tiled")) == ["Epoch_1_a.jpg", "Epoch_1_b.png", "Epoch_2_a.jpg",
                                                       "Epoch_2_b.png"]
     assert Image.open(tmp_path / "tiled" / "Epoch_2_b.png").size == (33, 33)

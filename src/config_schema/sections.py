@@ -308,6 +308,35 @@ SECTIONS: dict[str, dict[str, Key]] = {
             ),
         ),
         "tensorboard": Key(BOOL, False, new=True, doc="Write TensorBoard logs under <eval_dir>/tensorboard."),
+        "strategy": Key(
+            choice("default", "mirrored", "multi_worker"), "default", new=True,
+            doc=(
+                '"default": one device. "mirrored": every local GPU (without GPUs, the logical CPU devices '
+                '[train] cpu_devices makes). "multi_worker": MultiWorkerMirroredStrategy over the cluster the '
+                "TF_CONFIG environment variable describes; the chief (worker 0) alone writes files. batch_size "
+                "stays the global batch."
+            ),
+        ),
+        "cpu_devices": Key(
+            POSITIVE, 1, new=True,
+            doc='strategy = "mirrored" without GPUs: the logical CPU devices to mirror over (for testing).',
+        ),
+        "mixed_precision": Key(
+            optional(choice("mixed_float16", "mixed_bfloat16")), None, new=True,
+            doc=(
+                'Keras mixed-precision policy for the model: "mixed_float16" (GPUs; loss scaling on) or '
+                '"mixed_bfloat16". The output layer and the losses stay float32. Unset: float32.'
+            ),
+        ),
+        "jit_compile": Key(BOOL, False, new=True, doc="Compile the training step with XLA."),
+        "cache": Key(
+            either(BOOL, STRING), False, new=True,
+            doc=(
+                'Keep the decoded, resized (un-augmented) pairs across epochs: "memory", or a file path; False '
+                "reads every pair from disk each time. The memory it takes is printed, and a cache that would not "
+                "fit in the machine's memory is refused."
+            ),
+        ),
     },
     "eval": {
         **_data_paths(
