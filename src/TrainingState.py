@@ -93,7 +93,7 @@ class TrainingState(keras.callbacks.Callback):
 
     @property
     def files_model(self) -> keras.Model:
-        return self._files_model or self.model
+        return self.model if self._files_model is None else self._files_model
 
     @staticmethod
     def read(folder: str) -> dict | None:

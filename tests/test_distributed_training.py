@@ -65,10 +65,17 @@ def start_workers(folders):
 
 
 def finish(processes, timeout=240):
+    """Their outputs; on a timeout every process is killed (a waiting worker ignores SIGTERM)."""
     outputs = []
-    for p in processes:
-        out, _ = p.communicate(timeout=timeout)
-        outputs.append(out)
+    try:
+        for p in processes:
+            out, _ = p.communicate(timeout=timeout)
+            outputs.append(out)
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
     return outputs
 
 
