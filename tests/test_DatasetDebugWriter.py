@@ -12,6 +12,7 @@ import TensorflowUNetTrainer
 from ConfigParser import ConfigParser
 from DatasetDebugWriter import DatasetDebugWriter
 from ImageMaskDataset import ImageMaskDataset
+from TrainingRun import training_settings
 
 
 def test_a_training_run_writes_the_first_debug_max_pairs(tmp_path, generated_data, monkeypatch, capsys):
@@ -50,7 +51,7 @@ def test_without_debug_nothing_is_written(tmp_path, generated_data, monkeypatch,
     folder = make_project(tmp_path, generated_data, train={"epochs": 1}, dataset=dataset)
     monkeypatch.chdir(folder)
 
-    def stop(config):
+    def stop(config, strategy=None):
         raise _Stop  # the debug pairs would have been written by now
 
     monkeypatch.setattr(TensorflowUNetTrainer, "create_model", stop)
@@ -64,7 +65,7 @@ def test_debug_settings_keep_a_run_resumable(tmp_path, generated_data, monkeypat
     for dataset in ({}, {"debug": True, "debug_max": 7}):
         folder = make_project(tmp_path, generated_data, dataset=dataset)
         monkeypatch.chdir(folder)
-        settings.append(TensorflowUNetTrainer.TensorflowUNetTrainer("./train_eval_infer.config").settings)
+        settings.append(training_settings(TensorflowUNetTrainer.TensorflowUNetTrainer("./train_eval_infer.config").config))
     assert settings[0] == settings[1]
 
 

@@ -195,3 +195,21 @@ def test_a_checkpoint_of_another_architecture_is_a_clear_error(tmp_path):
     )
     with pytest.raises(DataError, match="best_model.weights.h5 does not fit the model"):
         load_best_weights(create_model(other).model, other)
+
+
+def test_a_short_last_batch_is_padded_so_the_model_sees_one_batch_shape(tmp_path):
+    class Recording(ConstantModel):
+        shapes = []
+
+        def predict_on_batch(self, x):
+            self.shapes.append(x.shape)
+            return super().predict_on_batch(x)
+
+    config = setup(tmp_path, images=("a", "b", "c", "d", "e"))
+    model = Recording(0.9)
+    inferencer = Inferencer(model, config, Target.infer(config))
+    inferencer.infer()
+    assert {shape[0] for shape in model.shapes} == {inferencer.batch_size}  # 5 images: 4, then 1 padded to 4
+    assert len(os.listdir(tmp_path / "out")) == 5
+    maps = inferencer.predict([np.full((30, 40, 3), 250, np.uint8)])
+    assert len(maps) == 1 and model.shapes[-1][0] == inferencer.batch_size
