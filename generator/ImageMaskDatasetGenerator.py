@@ -1,16 +1,17 @@
-"""NIfTI volumes → 2-D image/mask slices, the Pancreas-T1 dataset's format (docs/differences.md, G1–G10).
+"""NIfTI volumes → 2-D image/mask slices, the Pancreas-T1 dataset's format (docs/differences.md, G1–G15).
 
 Usage:
     python generator/ImageMaskDatasetGenerator.py IMAGES_DIR LABELS_DIR OUTPUT_DIR
-        [--size 512] [--rotation 270] [--keep-empty] [--no-normalize] [--format jpg]
-        [--multi-class]
+        [--size 512] [--rotation 270] [--keep-empty | --keep-empty-fraction R] [--seed 137]
+        [--no-normalize] [--format jpg] [--multi-class] [--context K]
 
-Writes `OUTPUT_DIR/images/<volume>_<slice>.jpg` (or .png), `OUTPUT_DIR/masks/
+Writes `OUTPUT_DIR/images/<volume>_<slice>.jpg` (or .png, or .npy: step 6), `OUTPUT_DIR/masks/
 <volume>_<slice>.png` (exact values 0/255) and `OUTPUT_DIR/manifest.csv` (slice
 file, volume, slice index, source files and orientation, voxel spacing, the
 side of the padded square `square_side` (for 2.evaluate's pixel spacing), and
 the settings `size`, `rotation`, `normalize`, which `3.infer` checks its
-`[infer] volume_*` keys against). The slicing itself is `src/volume_slices.py`,
+`[infer] volume_*` keys against; then `empty_mask` and `context`, steps 5
+and 6). The slicing itself is `src/volume_slices.py`,
 shared with volume inference.
 With `--multi-class` the masks keep the label values as class indices
 (0..N-1, uint8 PNG; a label above 255 is an error) instead of 0/255.
@@ -30,11 +31,28 @@ Per volume:
    original, so a volume stored as PanSegData stores it gives the original
    converter's slices (anterior up), whatever its stored orientation.
 5. Slices whose mask is empty (no non-zero label) are skipped unless
-   `--keep-empty`.
+   `--keep-empty` (all of them) or `--keep-empty-fraction R` (0 ≤ R ≤ 1):
+   of a volume's E empty slices, floor(R·E + 0.5) (R·E rounded half up) are
+   kept, chosen at random by a generator seeded from (`--seed`, volume
+   name), so the choice is the same on every run and machine, whatever the
+   order the volumes are listed or converted in. `manifest.csv`'s
+   `empty_mask` column is 1 for the kept empty slices, 0 for the others.
+6. `--context K` (K ≥ 0; default 0, one grey slice per image) makes the
+   image of slice n a stack of the slices n−K … n+K of its volume, in that
+   order (beyond the volume's ends the nearest slice repeats), each sliced
+   as in step 4; the mask stays slice n's. K = 1 writes a 3-channel PNG
+   (lossless) whose red, green, blue are n−1, n, n+1: the toolkit's reader
+   (`[dataset] color_order = "rgb"`, the default) gives channel 0 = n−1, and
+   so does any RGB reader (OpenCV's own BGR array holds n+1, n, n−1). K ≥ 2
+   writes `<volume>_<slice>.npy`, uint8 H×W×(2K+1), channel c = slice
+   n−K+c, which the toolkit reads as stored with `[model] image_channels =
+   2K+1`. The manifest's `context` column records K.
 """
 
 import argparse
 import csv
+import hashlib
+import math
 import os
 import re
 import sys
@@ -66,6 +84,7 @@ CHANNEL_SUFFIX = re.compile(r"_\d{4}$")  # nnU-Net's `_0000` image suffix
 MANIFEST_FIELDS = [
     "image", "mask", "volume", "slice", "source_image", "source_label",
     "source_orientation", "spacing_x_mm", "spacing_y_mm", "spacing_z_mm", "square_side", *SETTINGS_FIELDS,
+    "empty_mask", "context",
 ]
 
 ConversionError = VolumeError  # bad input: the message names the file or folder
@@ -136,6 +155,22 @@ def load_oriented(image_path: str, label_path: str, multi_class: bool = False):
     return data, mask, spacing, codes
 
 
+def empty_slices_kept(empty: list[int], fraction: float, seed: int, volume: str) -> list[int]:
+    """The empty slice indices of `volume` to keep: floor(fraction·len(empty) + 0.5) of them, sorted.
+
+    The choice depends only on (seed, volume name, the sorted indices), never
+    on the order volumes are listed or converted in.
+    """
+    count = math.floor(fraction * len(empty) + 0.5)
+    if count >= len(empty):
+        return sorted(empty)
+    if count == 0:
+        return []
+    digest = hashlib.sha256(volume.encode("utf-8")).digest()
+    rng = np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
+    return sorted(int(i) for i in rng.choice(sorted(empty), size=count, replace=False))
+
+
 def _class_indices(mask: np.ndarray, path: str) -> np.ndarray:
     """The label values as uint8 class indices; other values are a ConversionError naming the file."""
     values = np.unique(mask)
@@ -154,25 +189,49 @@ class ImageMaskDatasetGenerator:
     Args:
         size: side of the square output slices (0 keeps the padded size).
         rotation: counter-clockwise rotation in degrees, a multiple of 90.
-        skip_empty_mask: leave out slices whose label is empty.
+        skip_empty_mask: leave out slices whose label is empty (False: keep them all).
+        keep_empty_fraction: keep this seeded fraction (0–1) of each volume's
+            empty slices; None: 0, or 1 when `skip_empty_mask` is False.
+        seed: seeds the choice of the kept empty slices.
+        context: K, each image stacking the slices n−K … n+K (see the module's step 6).
         normalize: percentile-normalise intensities, else clip to 0–255.
-        image_format: "jpg" (quality `quality`) or "png".
+        image_format: "jpg" (quality `quality`) or "png" for `context` 0; None: jpg,
+            or what `context` needs (png for 1, npy for 2 or more).
         multi_class: write the label values as class indices, not 0/255.
     """
 
     def __init__(self, size=512, rotation=270, skip_empty_mask=True, normalize=True,
-                 image_format="jpg", quality=95, multi_class=False):
+                 image_format=None, quality=95, multi_class=False, keep_empty_fraction=None, seed=137,
+                 context=0):
         if rotation % 90:
             raise ValueError(f"rotation must be a multiple of 90. Received: rotation={rotation}")
-        if image_format not in ("jpg", "png"):
+        if not isinstance(context, int) or context < 0:
+            raise ValueError(f"context must be an integer >= 0. Received: context={context!r}")
+        needed = "png" if context == 1 else "npy" if context >= 2 else None
+        if image_format is None:
+            image_format = needed or "jpg"
+        elif needed and image_format != needed:
+            raise ValueError(f"context={context} stacks {2 * context + 1} slices, written as {needed} "
+                             f"(lossless); image_format={image_format!r} cannot hold them")
+        elif image_format not in ("jpg", "png"):
             raise ValueError(f"image_format must be 'jpg' or 'png'. Received: {image_format!r}")
+        if keep_empty_fraction is None:
+            keep_empty_fraction = 0.0 if skip_empty_mask else 1.0
+        if not 0 <= keep_empty_fraction <= 1:
+            raise ValueError(f"keep_empty_fraction must be within 0..1. Received: {keep_empty_fraction}")
+        if not skip_empty_mask and keep_empty_fraction != 1:
+            raise ValueError(f"keeping every empty slice (skip_empty_mask=False, --keep-empty) contradicts "
+                             f"keep_empty_fraction={keep_empty_fraction}")
         self.size = size
         self.rotation = rotation
-        self.skip_empty_mask = skip_empty_mask
+        self.keep_empty_fraction = float(keep_empty_fraction)
+        self.skip_empty_mask = self.keep_empty_fraction < 1
+        self.seed = seed
         self.normalize = normalize
         self.image_format = image_format
         self.quality = quality
         self.multi_class = multi_class
+        self.context = context
 
     def generate(self, images_dir: str, labels_dir: str, output_dir: str, progress=True) -> list[dict]:
         """Converts every volume pair; returns the manifest rows.
@@ -210,17 +269,24 @@ class ImageMaskDatasetGenerator:
     def convert_volume(self, name, image_path, label_path, images_out, masks_out) -> list[dict]:
         data, mask, spacing, codes = load_oriented(image_path, label_path, self.multi_class)
         data = to_uint8(data, self.normalize)
+        empty = [index for index in range(data.shape[2]) if not mask[:, :, index].any()]
+        kept = set(empty_slices_kept(empty, self.keep_empty_fraction, self.seed, name))
+        empty = set(empty)
+        planes: dict[int, np.ndarray] = {}  # slice index → its square image slice, for the context stacks
         rows = []
         for index in range(data.shape[2]):
-            if self.skip_empty_mask and not mask[:, :, index].any():
+            if index in empty and index not in kept:
                 continue
             stem = f"{name}_{index}"
-            image = square_slice(data[:, :, index], self.size, self.rotation, nearest=False)
+            image = self._image(data, index, planes)
             plane = mask[:, :, index] if self.multi_class else mask[:, :, index] * 255
             label = square_slice(plane, self.size, self.rotation, nearest=True)
             image_file = f"{stem}.{self.image_format}"
-            params = [cv2.IMWRITE_JPEG_QUALITY, self.quality] if self.image_format == "jpg" else []
-            _write(os.path.join(images_out, image_file), image, params)
+            if self.image_format == "npy":
+                np.save(os.path.join(images_out, image_file), image, allow_pickle=False)
+            else:
+                params = [cv2.IMWRITE_JPEG_QUALITY, self.quality] if self.image_format == "jpg" else []
+                _write(os.path.join(images_out, image_file), image, params)
             _write(os.path.join(masks_out, stem + ".png"), label, [])
             rows.append({
                 "image": image_file, "mask": stem + ".png", "volume": name, "slice": index,
@@ -228,9 +294,25 @@ class ImageMaskDatasetGenerator:
                 "source_orientation": codes, "spacing_x_mm": spacing[0], "spacing_y_mm": spacing[1],
                 "spacing_z_mm": spacing[2],
                 # The padded square resized to `size`: 2.evaluate's pixel spacing is spacing × side / size.
-                "square_side": max(data.shape[:2]), **self.settings(),
+                "square_side": max(data.shape[:2]), **self.settings(), "empty_mask": int(index in empty),
+                "context": self.context,
             })
         return rows
+
+    def _image(self, data: np.ndarray, index: int, planes: dict) -> np.ndarray:
+        """Slice `index` as written: (H, W) grey, (H, W, 3) BGR for context 1, else (H, W, 2K+1)."""
+        def plane(n):
+            if n not in planes:
+                planes[n] = square_slice(data[:, :, n], self.size, self.rotation, nearest=False)
+            return planes[n]
+
+        if self.context == 0:
+            return plane(index)
+        depth = data.shape[2]
+        stack = np.stack([plane(min(max(n, 0), depth - 1))
+                          for n in range(index - self.context, index + self.context + 1)], axis=-1)
+        # OpenCV writes its arrays as BGR: reversed, the PNG's red channel is n−1.
+        return stack[..., ::-1].copy() if self.context == 1 else stack
 
 
 def _write(path: str, array: np.ndarray, params: list) -> None:
@@ -257,17 +339,32 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--size", type=int, default=512, help="output side in pixels (0: no resize; default 512)")
     parser.add_argument("--rotation", type=int, default=270, help="counter-clockwise degrees (default 270)")
     parser.add_argument("--keep-empty", action="store_true", help="also write slices whose mask is empty")
+    parser.add_argument("--keep-empty-fraction", type=float, metavar="R",
+                        help="keep a seeded fraction R (0-1) of each volume's empty slices (--keep-empty: R = 1)")
+    parser.add_argument("--seed", type=int, default=137,
+                        help="seeds the choice of --keep-empty-fraction's slices (default 137)")
     parser.add_argument("--no-normalize", action="store_true", help="clip intensities to 0-255 instead")
-    parser.add_argument("--format", choices=("jpg", "png"), default="jpg", help="image format (default jpg)")
+    parser.add_argument("--format", choices=("jpg", "png"),
+                        help="image format (default jpg; --context 1 writes png, 2 or more npy)")
+    parser.add_argument("--context", type=int, default=0, metavar="K",
+                        help="each image stacks slices n-K..n+K as channels (default 0: slice n alone)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality (default 95)")
     parser.add_argument("--multi-class", action="store_true",
                         help="write masks with the label values as class indices 0..N-1 (default: 0/255)")
     args = parser.parse_args(argv)
+    fraction = args.keep_empty_fraction
+    if fraction is not None and not 0 <= fraction <= 1:
+        parser.error(f"--keep-empty-fraction {fraction}: expected a fraction within 0..1")
+    if args.keep_empty and fraction is not None and fraction != 1:
+        parser.error(f"--keep-empty keeps every empty slice, --keep-empty-fraction {fraction} only some; "
+                     "give one of them")
+    if args.context < 0:
+        parser.error(f"--context {args.context}: expected K >= 0")
     started = time.perf_counter()
     try:
         generator = ImageMaskDatasetGenerator(
             args.size, args.rotation, not args.keep_empty, not args.no_normalize, args.format, args.quality,
-            args.multi_class,
+            args.multi_class, fraction, args.seed, args.context,
         )
         rows = generator.generate(args.images_dir, args.labels_dir, args.output_dir)
     except (ConversionError, ValueError, OSError) as e:

@@ -18,6 +18,11 @@ one empty → Dice 0, distances undefined (empty cells). With `[model]
 num_classes = N > 1` each foreground class k is scored on its own (the most
 likely class, resized nearest as the inferencer writes label maps, against
 truth == k): the CSVs get a `class` column and the summary one entry per class.
+With `[infer] largest_component` (new) every number is taken after keeping
+the largest connected component of each (class's) prediction
+(src/postprocess.py): in 3-D over a volume's stacked slices when they are
+contiguous, else per image; `largest_component` in the summary says which.
+The threshold sweep's counts are taken without it.
 """
 
 import csv
@@ -37,6 +42,7 @@ from atomic import write_image, write_text
 from ConfigParser import ConfigParser
 from ImageMaskDataset import ImageMaskDataset
 from ImagePreprocessor import read_file
+from postprocess import largest_component, neighbours
 from segmentation_metrics import confusion, describe, overlap_scores, surface_distances
 from slice_manifest import find_manifest, slice_spacings
 from TensorflowModel import first_output
@@ -53,6 +59,7 @@ IMAGE_COLUMNS = ["image", "volume", "foreground_pixels", "tp", "fp", "fn", "dice
 MM_COLUMNS = ["hd95_mm", "assd_mm"]
 VOLUME_COLUMNS = ["volume", "slices", "tp", "fp", "fn", "dice", "iou", "hd95", "assd", "note"]
 TRUTH_GREEN, PREDICTION_RED = (0, 255, 0), (0, 0, 255)  # BGR
+THREE_D, TWO_D = "3-D per volume", "2-D per image"  # how largest_component was applied
 
 
 @dataclass
@@ -86,6 +93,7 @@ class VolumeResult:
     counts: tuple[int, int, int]
     distances: tuple = (None, None)  # in the summary's volume unit; None when undefined or not stackable
     note: str = ""
+    postprocessed: str = ""  # with largest_component: THREE_D or TWO_D
 
     @property
     def dice(self) -> float:
@@ -136,6 +144,7 @@ class CaseEvaluator:
         self.sweep = bool(config.get(E, "threshold_sweep"))
         self.worst_cases = config.get(E, "worst_cases")
         self.num_classes = config.get(ConfigParser.MODEL, "num_classes")
+        self.largest = bool(config.get(ConfigParser.INFER, "largest_component"))
         self.manifest, self.spacings = None, {}
         self.worst_paths: list[str] = []  # what the last `evaluate` wrote in WORST_DIR (the report shows these)
         self.fixed_spacing = self._fixed_spacing()
@@ -147,6 +156,8 @@ class CaseEvaluator:
     def evaluate(self, pairs: list[tuple[str, str]]) -> dict | None:
         """Writes the per-image and per-volume CSVs, the summary and the worst cases; returns the summary."""
         how = f"at threshold {self.threshold}" if self.num_classes == 1 else f"per class 1..{self.num_classes - 1}"
+        if self.largest:
+            how += ", largest connected component only ([infer] largest_component)"
         print(f"=== per-image evaluation [{self.section}] {len(pairs)} images {how}{self._spacing_note()}")
         if self.sweep and self.num_classes > 1:
             print(f"=== [eval] threshold_sweep is for one-class models (num_classes = {self.num_classes} takes the "
@@ -171,6 +182,7 @@ class CaseEvaluator:
                 summary["threshold_sweep"] = self.threshold_sweep(by_class[1][1])
         else:
             summary = {"classes": {str(k): self.statistics(*by_class[k], unit) for k in classes}}
+        summary["largest_component"] = self.postprocessing(all_volumes)
         summary.update(self.provenance(unit))
         write_text(SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
         for path in (PER_IMAGE_FILE, PER_VOLUME_FILE, SUMMARY_FILE):
@@ -192,12 +204,14 @@ class CaseEvaluator:
 
         Files are read and metrics computed in a thread pool while the model predicts the next batch; a
         volume's 3-D distances are computed there as soon as its last image is scored. `full` False keeps
-        only the sweep's counts (the validation split).
+        only the sweep's counts (the validation split). With `largest_component` and volume ids, an
+        image's metrics wait for its volume (`postprocess`); without ids, each image is post-processed alone.
         """
         sweep = self.sweep if sweep is None else sweep
         batches = [pairs[i : i + self.batch_size] for i in range(0, len(pairs), self.batch_size)]
         names = [os.path.basename(image) for image, _ in pairs]
         by_volume = unit is not None and bool(names) and grouping(names) == "volume"
+        defer = self.largest and by_volume and full
         remaining = Counter(volume_id(name) for name in names)
         collected, volume_jobs, results = defaultdict(list), [], []
         scanned = 0
@@ -225,7 +239,7 @@ class CaseEvaluator:
                     for future in results[(number - 2) * self.batch_size : (number - 1) * self.batch_size]:
                         future.result()
                 maps = np.asarray(self.model.predict_on_batch(np.stack([x for x, _ in loaded])), np.float32)
-                results += [pool.submit(self._measure, image, truth, p, full, sweep)
+                results += [pool.submit(self._measure, image, truth, p, full, sweep, defer)
                             for (image, _), (_, truth), p in zip(batch, loaded, maps)]
                 collect()
             collect(wait=True)
@@ -237,6 +251,8 @@ class CaseEvaluator:
         volumes = []
         for cls in sorted({r.cls for r in results}):
             volume = self.volume(name, [r for r in results if r.cls == cls])
+            if self.largest:
+                self.postprocess(volume)
             self.volume_distances(volume, unit)
             volumes.append(volume)
         return volumes
@@ -246,32 +262,68 @@ class CaseEvaluator:
         labels, _, _ = self.dataset.codec.read(mask_path, None)  # training's rules, at the file's own size
         return self.dataset.preprocessor.finish(image), labels
 
-    def _measure(self, image: str, labels: np.ndarray, prediction: np.ndarray, full: bool, sweep: bool):
-        """The ImageResults of one image: one, or one per foreground class."""
+    def _measure(self, image: str, labels: np.ndarray, prediction: np.ndarray, full: bool, sweep: bool,
+                 defer: bool = False):
+        """The ImageResults of one image: one, or one per foreground class (`defer`: masks only)."""
         if self.num_classes == 1:
             p = probability_at(prediction, labels.shape)
-            return [self._measure_class(image, 1, p >= self.threshold, labels > 0, full, sweep, p)]
+            return [self._measure_class(image, 1, p >= self.threshold, labels > 0, full, sweep, p, defer)]
         # As MaskColorizedWriter writes label maps: the most likely class, resized nearest.
         classes = np.asarray(prediction).argmax(axis=-1).astype(np.uint8)
         classes = np.asarray(Image.fromarray(classes).resize(labels.shape[::-1], Image.NEAREST))
-        return [self._measure_class(image, k, classes == k, labels == k, full, False)
+        return [self._measure_class(image, k, classes == k, labels == k, full, False, None, defer)
                 for k in range(1, self.num_classes)]
 
-    def _measure_class(self, image, cls, binary, truth, full, sweep, p=None) -> ImageResult:
-        counts = confusion(binary, truth)
+    def _measure_class(self, image, cls, binary, truth, full, sweep, p=None, defer=False) -> ImageResult:
+        """One class's ImageResult; `defer`: only the packed masks, scored by `postprocess` with the volume."""
+        if self.largest and full and not defer:  # (the sweep's counts are taken without it)
+            binary = largest_component(binary)
         name = os.path.basename(image)
-        result = ImageResult(image, name, volume_id(name), cls, truth.shape, counts)
+        result = ImageResult(image, name, volume_id(name), cls, truth.shape, confusion(binary, truth))
         if sweep:
             result.sweep = np.array([confusion(p >= t, truth)[:3] for t in SWEEP], np.int64)
-        if not full:
-            return result
-        result.scores = overlap_scores(*counts)
+        if defer:
+            result.prediction, result.truth = np.packbits(binary), np.packbits(truth)
+        elif full:
+            self._score(result, binary, truth)
+        return result
+
+    def _score(self, result: ImageResult, binary: np.ndarray, truth: np.ndarray) -> None:
+        """An ImageResult's counts, scores and distances from its (final) prediction and truth masks."""
+        result.counts = confusion(binary, truth)
+        result.scores = overlap_scores(*result.counts)
         result.distances_px = surface_distances(binary, truth)
-        result.spacing = self.spacing_of(name, truth.shape)
+        result.spacing = self.spacing_of(result.image, truth.shape)
         if result.spacing is not None:
             result.distances_mm = surface_distances(binary, truth, result.spacing[:2])
         result.prediction, result.truth = np.packbits(binary), np.packbits(truth)
-        return result
+
+    def postprocess(self, volume: VolumeResult) -> None:
+        """`largest_component` on a volume's deferred slices, in 3-D when they stack (several contiguous
+        slices of one size), else slice by slice; then each slice is scored and the volume's counts summed."""
+        predictions = [r.mask("prediction") for r in volume.slices]
+        if len(predictions) > 1 and not self.stack_note(volume):
+            kept = list(largest_component(np.stack(predictions)))
+            volume.postprocessed = THREE_D
+        else:
+            kept = [largest_component(p) for p in predictions]
+            volume.postprocessed = TWO_D
+        for result, binary in zip(volume.slices, kept):
+            self._score(result, binary, result.mask("truth"))
+        volume.counts = tuple(int(sum(r.counts[k] for r in volume.slices)) for k in range(3))
+
+    def postprocessing(self, volumes: list[VolumeResult]) -> dict | bool:
+        """The summary's `largest_component`: False, or how it was applied (and to how many volumes)."""
+        if not self.largest:
+            return False
+        stacked = sorted({v.volume for v in volumes if v.postprocessed == THREE_D})
+        others = sorted({v.volume for v in volumes if v.postprocessed != THREE_D})
+        how = THREE_D if not others else TWO_D if not stacked else f"{THREE_D} where contiguous, else {TWO_D}"
+        described = {"how": how, "connectivity": {"2-D": neighbours(2), "3-D": neighbours(3)},
+                     "volumes_3d": len(stacked), "volumes_2d": len(others)}
+        if self.sweep:
+            described["threshold_sweep"] = "counted without it"
+        return described
 
     # --- spacing --------------------------------------------------------------------------------------
 
@@ -329,8 +381,9 @@ class CaseEvaluator:
         if not images:
             return []
         if grouping(sorted({r.image for r in images})) == "file":  # one row per class: each name once
-            return [VolumeResult(os.path.splitext(r.image)[0], r.cls, [r], r.counts[:3], note="no volume ids")
-                    for r in images]
+            how = TWO_D if self.largest else ""  # post-processed by `_measure_class`
+            return [VolumeResult(os.path.splitext(r.image)[0], r.cls, [r], r.counts[:3], note="no volume ids",
+                                 postprocessed=how) for r in images]
         members = defaultdict(list)
         for result in images:
             members[result.volume, result.cls].append(result)
@@ -346,19 +399,13 @@ class CaseEvaluator:
     def volume_distances(self, volume: VolumeResult, unit: str) -> None:
         """3-D HD95 and ASSD over the stacked slices (z = slice index × slice spacing) when they are
         contiguous and of one size; one slice's 2-D ones; else a note and no distances."""
-        indices = [slice_index(r.image) for r in volume.slices]
         if len(volume.slices) == 1:
             # 2-D distances: a one-slice stack would count its whole area as surface.
             volume.note = volume.note or "one slice"
             only = volume.slices[0]
             volume.distances = only.distances_mm if unit == "mm" else only.distances_px
             return
-        if None in indices:
-            volume.note = "slice numbers unknown"
-        elif indices != list(range(indices[0], indices[0] + len(indices))):
-            volume.note = "sparse"
-        elif len({r.shape for r in volume.slices}) > 1:
-            volume.note = "slice sizes differ"
+        volume.note = self.stack_note(volume) or volume.note
         if not self.stacked(volume):
             return
         prediction = np.stack([r.mask("prediction") for r in volume.slices])
@@ -368,6 +415,19 @@ class CaseEvaluator:
             rows_mm, cols_mm, slice_mm = volume.slices[0].spacing
             spacing = (slice_mm, rows_mm, cols_mm)
         volume.distances = surface_distances(prediction, truth, spacing)
+
+    @staticmethod
+    def stack_note(volume: VolumeResult) -> str:
+        """Why a volume's slices do not stack in 3-D ("slice numbers unknown", "sparse", "slice sizes
+        differ"), or "" when their indices are contiguous and their sizes one."""
+        indices = [slice_index(r.image) for r in volume.slices]
+        if None in indices:
+            return "slice numbers unknown"
+        if indices != list(range(indices[0], indices[0] + len(indices))):
+            return "sparse"
+        if len({r.shape for r in volume.slices}) > 1:
+            return "slice sizes differ"
+        return ""
 
     @staticmethod
     def stacked(volume: VolumeResult) -> bool:

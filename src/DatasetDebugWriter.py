@@ -6,7 +6,8 @@ order, go to `./dataset_images/<image name>` and `./dataset_masks/<stem>.png`
 after all preprocessing, at model size. Masks are scaled to be visible:
 class k is written as k·(255 // (num_classes - 1)), so binary masks are
 0/255. The original wrote every pair, and the mask's pixel sum rather than
-the mask; folders are created, never emptied.
+the mask; folders are created, never emptied. A `.npy` channel stack is
+written as `<stem>.png`, its centre channel (slice n of a `--context` stack).
 """
 
 import os
@@ -48,6 +49,8 @@ class DatasetDebugWriter:
         for image_path, mask_path in chosen:
             image, mask = self.dataset.read_pair(image_path, mask_path)
             name = os.path.basename(image_path)
+            if name.lower().endswith(".npy"):
+                name = os.path.splitext(name)[0] + ".png"
             write_image(os.path.join(IMAGES_DIR, name), self._picture(image))
             mask_picture = (mask * self.mask_scale).astype(np.uint8)
             write_image(os.path.join(MASKS_DIR, os.path.splitext(name)[0] + ".png"), mask_picture)
@@ -61,4 +64,6 @@ class DatasetDebugWriter:
             image = np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
         if self.dataset.preprocessor.outputs_rgb:
             image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+        if image.shape[2] not in (1, 3):  # a channel stack: its centre slice
+            image = image[..., image.shape[2] // 2]
         return image

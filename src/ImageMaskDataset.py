@@ -19,7 +19,7 @@ import numpy as np
 import mask_codecs
 from ConfigParser import ConfigParser
 from errors import DataError
-from ImagePreprocessor import ImagePreprocessor, is_image_file, read_file
+from ImagePreprocessor import ImagePreprocessor, is_image_file, read_image
 
 # A mask counts as "not blank" from this many non-zero pixels (and 0.1 % of its pixels).
 NOT_BLANK_PIXELS, NOT_BLANK_FRACTION = 20, 0.001
@@ -135,7 +135,7 @@ class ImageMaskDataset:
     def _inspect(self, image_path: str, mask_path: str):
         """(why the pair cannot be used or None, the mask's stats or None)."""
         try:
-            size = read_file(image_path).shape[:2]
+            size = read_image(image_path).shape[:2]
             _, mask_size, stats = self.codec.read(mask_path, self.model_size, inspect=True)
         except DataError as e:
             return str(e), None

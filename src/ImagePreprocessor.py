@@ -9,6 +9,11 @@ or the conversion to `[dataset] color_order` (default RGB), then
 `image_channels` (1 = grey), resize to the model size with
 `[dataset] resize_interpolation` (default nearest), and `[dataset]
 image_normalize` (divide by 255).
+
+A `.npy` file is a channel stack (uint8 H×W×C, e.g. the converter's
+`--context K`, C = 2K + 1): read as stored, with C = `[model] image_channels`,
+never colour-swapped or converted (`color_order`, `color_converter` do not
+apply; the `[image]` intensity steps do, channel by channel).
 """
 
 import os
@@ -20,7 +25,8 @@ import named_objects
 from ConfigParser import ConfigParser
 from errors import DataError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+STACK_EXTENSION = ".npy"  # a uint8 H×W×C channel stack, read as stored
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", STACK_EXTENSION)
 
 
 def is_image_file(path: str) -> bool:
@@ -28,8 +34,41 @@ def is_image_file(path: str) -> bool:
     return not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS)
 
 
+def is_stack_file(path: str) -> bool:
+    return path.lower().endswith(STACK_EXTENSION)
+
+
+def read_image(path: str) -> np.ndarray:
+    """An image file decoded as BGR (`read_file`), or a `.npy` channel stack (H, W, C) as stored."""
+    return read_stack(path) if is_stack_file(path) else read_file(path)
+
+
+def read_stack(path: str) -> np.ndarray:
+    """A `.npy` uint8 channel stack as (H, W, C), or raises DataError naming it."""
+    try:
+        stack = np.load(path, allow_pickle=False)
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e.strerror or e})") from None
+    except ValueError as e:
+        raise DataError(f"{path}: not a readable .npy channel stack ({e})") from None
+    if stack.dtype != np.uint8 or stack.ndim not in (2, 3) or 0 in stack.shape:
+        raise DataError(f"{path}: a .npy channel stack must be uint8 (H, W) or (H, W, C); it is "
+                        f"{stack.dtype} {stack.shape}")
+    return stack[..., np.newaxis] if stack.ndim == 2 else stack
+
+
 def read_file(path: str, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
-    """Decodes an image file with OpenCV, or raises DataError naming it."""
+    """Decodes an image file with OpenCV, or raises DataError naming it.
+
+    A `.npy` channel stack gives its picture: the centre channel (slice n of
+    a `--context` stack) as grey BGR, for drawing on; the model reads the
+    whole stack (`ImagePreprocessor.load`, `read_image`).
+    """
+    if is_stack_file(path):
+        if flags != cv2.IMREAD_COLOR:
+            raise DataError(f"{path}: a .npy channel stack, not an image file (masks are PNG)")
+        stack = read_stack(path)
+        return cv2.cvtColor(np.ascontiguousarray(stack[..., stack.shape[2] // 2]), cv2.COLOR_GRAY2BGR)
     try:
         # imdecode over bytes, unlike imread, also reads non-ASCII paths.
         data = np.fromfile(path, dtype=np.uint8)
@@ -39,6 +78,24 @@ def read_file(path: str, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
     if image is None:
         raise DataError(f"{path}: not a readable image (empty or corrupt file?)")
     return image
+
+
+def in_channel_groups(op, image: np.ndarray, fill=None) -> np.ndarray:
+    """`op(part, part_fill)` on groups of at most 4 channels, stacked back to (H, W, C);
+    a per-channel `fill` is split with the channels, a scalar one passed to each group.
+
+    Some OpenCV functions (resize with INTER_AREA, a warp's border colour)
+    take at most 4 channels; `.npy` channel stacks can hold more. Images of
+    up to 4 channels go to `op` whole, and come back as `op` returns them.
+    """
+    if image.ndim == 2 or image.shape[2] <= 4:
+        return op(image, fill)
+    parts = []
+    for start in range(0, image.shape[2], 4):
+        part_fill = fill if fill is None or np.ndim(fill) == 0 else fill[start : start + 4]
+        part = op(np.ascontiguousarray(image[..., start : start + 4]), part_fill)
+        parts.append(part.reshape(part.shape[:2] + (-1,)))
+    return np.concatenate(parts, axis=2)
 
 
 def sharpen(image: np.ndarray, k: float) -> np.ndarray:
@@ -118,8 +175,25 @@ class ImagePreprocessor:
 
     def load(self, path: str) -> tuple[np.ndarray, tuple[int, int]]:
         """The model-sized uint8 image, before `image_normalize`, and the file's size."""
+        if is_stack_file(path):
+            stack = read_stack(path)
+            return self.resize(self.adjust_stack(stack, path)), stack.shape[:2]
+        if self.channels not in (1, 3):
+            raise DataError(f"{path}: an image file gives 1 or 3 channels, but [model] image_channels = "
+                            f"{self.channels}; only .npy channel stacks carry other counts")
         image = read_file(path)
         return self.resize(self.adjust(image)), image.shape[:2]
+
+    def adjust_stack(self, stack: np.ndarray, path: str) -> np.ndarray:
+        """The `[image]` intensity steps on a channel stack, channel by channel; no colour handling."""
+        if stack.shape[2] != self.channels:
+            raise DataError(f"{path}: a .npy channel stack of {stack.shape[2]} channels, but [model] "
+                            f"image_channels = {self.channels}")
+        if self.converter is not None:
+            raise DataError(f"{path}: [image] color_converter does not apply to .npy channel stacks; "
+                            "leave it unset")
+        image = self._intensity_steps(stack)
+        return image[..., np.newaxis] if image.ndim == 2 else image
 
     def prepare(self, bgr: np.ndarray) -> np.ndarray:
         """A decoded BGR image (any size) as the model sees it: `read` without the file."""
@@ -127,7 +201,8 @@ class ImagePreprocessor:
 
     def resize(self, adjusted: np.ndarray) -> np.ndarray:
         """An `adjust`ed image (or a crop of one) at the model's size, (H, W, C) uint8."""
-        image = cv2.resize(adjusted, (self.width, self.height), interpolation=self.interpolation)
+        image = in_channel_groups(
+            lambda part, _: cv2.resize(part, (self.width, self.height), interpolation=self.interpolation), adjusted)
         if image.ndim == 2:
             image = image[..., np.newaxis]
         return image
@@ -138,7 +213,20 @@ class ImagePreprocessor:
 
     def adjust(self, bgr: np.ndarray) -> np.ndarray:
         """The `[image]` steps and colour handling, at the file's own size."""
-        image = bgr
+        if self.channels not in (1, 3):
+            raise DataError(f"[model] image_channels = {self.channels} takes .npy channel stacks, which only "
+                            "training and evaluation read as stacks; this step reads pictures (1 or 3 channels)")
+        image = self._intensity_steps(bgr)
+        if self.converter is not None:
+            image = cv2.cvtColor(image, self.converter)
+        elif self.channels == 1:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        elif self.color_order == "rgb":
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        return self._fit_channels(image)
+
+    def _intensity_steps(self, image: np.ndarray) -> np.ndarray:
+        """`[image]` gamma, sharpening, reverse and contrast_adjuster, each channel alike."""
         if self.gamma > 0:
             image = cv2.LUT(image, self._gamma_table)
         if self.sharpening > 0:
@@ -147,13 +235,7 @@ class ImagePreprocessor:
             image = cv2.bitwise_not(image)
         if self.contrast:
             image = cv2.convertScaleAbs(image, alpha=self.contrast_alpha, beta=self.contrast_beta)
-        if self.converter is not None:
-            image = cv2.cvtColor(image, self.converter)
-        elif self.channels == 1:
-            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        elif self.color_order == "rgb":
-            image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        return self._fit_channels(image)
+        return image
 
     def _fit_channels(self, image: np.ndarray) -> np.ndarray:
         """Grey output of a converter, repeated when the model wants three."""

@@ -9,7 +9,8 @@ colours; background black. For one class the picture is the probability map
 on the `[segmentation]` black→white ramp. Pictures are PNG, resized to the
 input's own size nearest-neighbour (classes) or bicubically (ramp);
 `[infer] colorized_output_format = "bgr"` swaps their red and blue channels,
-as the original's option did.
+as the original's option did. With `largest` (`[infer] largest_component`)
+each class keeps only its largest connected component (src/postprocess.py).
 """
 
 import os
@@ -22,6 +23,7 @@ from atomic import atomic_path
 from ConfigParser import ConfigParser
 from GrayScaleImageWriter import GrayScaleImageWriter
 from mask_codecs import mask_colours
+from postprocess import largest_component_per_class
 
 
 def class_colours(config: ConfigParser, num_classes: int) -> np.ndarray:
@@ -41,19 +43,24 @@ class MaskColorizedWriter:
         ramp: the one-class writer whose `[segmentation]` ramp colours
             binary predictions.
         verbose: print each saved path.
+        largest: keep each class's largest connected component only (N > 1 classes; the ramp's
+            threshold does it for one class).
     """
 
-    def __init__(self, config: ConfigParser, ramp: GrayScaleImageWriter, verbose: bool = True):
+    def __init__(self, config: ConfigParser, ramp: GrayScaleImageWriter, verbose: bool = True,
+                 largest: bool = False):
         self.num_classes = config.get(ConfigParser.MODEL, "num_classes")
         self.colours = class_colours(config, self.num_classes)
         self.swap = config.get(ConfigParser.INFER, "colorized_output_format") == "bgr"
         self.ramp = ramp
         self.verbose = verbose
+        self.largest = largest
 
     def labels(self, prediction: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """The (height, width) uint8 most likely class at `size` = (width, height)."""
         classes = np.asarray(prediction).argmax(axis=-1).astype(np.uint8)
-        return np.asarray(Image.fromarray(classes).resize(size, Image.NEAREST))
+        classes = np.asarray(Image.fromarray(classes).resize(size, Image.NEAREST))
+        return largest_component_per_class(classes) if self.largest else classes
 
     def picture(self, prediction: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """The (height, width, 3) RGB picture of a prediction."""

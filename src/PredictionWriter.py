@@ -7,6 +7,8 @@ N > 1 classes: `<name>.png` holds the most likely class 0…N−1; per-epoch
 previews are pictures in class colours instead. `colorized_dir` also gets
 `<name>.png` in class colours, and `merged_dir` the input with the mask
 picture added on top (saturating), under the input's file name.
+`[infer] largest_component` (new) keeps each mask's largest connected
+foreground component (per class for N > 1; src/postprocess.py).
 """
 
 import os
@@ -22,6 +24,7 @@ from binarize import binarize
 from ConfigParser import ConfigParser, ConfigWarning
 from GrayScaleImageWriter import GrayScaleImageWriter
 from MaskColorizedWriter import MaskColorizedWriter
+from postprocess import keep_largest
 
 
 class PredictionWriter:
@@ -38,6 +41,8 @@ class PredictionWriter:
         self.target = target
         self.section = section
         self.num_classes = config.get(ConfigParser.MODEL, "num_classes")
+        # An [infer] key: tiled inference ([tiledinfer]) writes its masks as they are predicted.
+        self.largest = section == ConfigParser.INFER and bool(config.get(ConfigParser.INFER, "largest_component"))
         self.grey = GrayScaleImageWriter(
             colorize=bool(config.get(ConfigParser.SEGMENTATION, "colorize")),
             black=_colour(config, "black"),
@@ -45,7 +50,7 @@ class PredictionWriter:
             threshold=self._thresholding(config),
             verbose=target.verbose,
         )
-        self.colours = MaskColorizedWriter(config, self.grey, verbose=target.verbose)
+        self.colours = MaskColorizedWriter(config, self.grey, verbose=target.verbose, largest=self.largest)
         if target.verbose:
             self._warn_about_one_class_keys(config)
 
@@ -103,11 +108,21 @@ class PredictionWriter:
                               f"only: {instead}", ConfigWarning, stacklevel=4)
 
     def _thresholding(self, config: ConfigParser):
-        if not config.get(self.section, "binarize"):
+        """What becomes of a one-class 8-bit mask at the image's size: `binarize`, `largest_component`
+        (the soft map kept inside the largest component of its binarised mask), both, or None."""
+        thresholded = bool(config.get(self.section, "binarize"))
+        if not thresholded and not self.largest:
             return None
         algorithm = named_objects.lookup(config, self.section, "algorithm", named_objects.THRESHOLDS)
         threshold = config.get(self.section, "threshold")
-        return lambda gray: binarize(gray, algorithm, threshold)
+        if not self.largest:
+            return lambda gray: binarize(gray, algorithm, threshold)
+
+        def largest(gray: np.ndarray) -> np.ndarray:
+            binary = binarize(gray, algorithm, threshold)
+            return keep_largest(binary if thresholded else gray, binary > 0)
+
+        return largest
 
 
 def _colour(config: ConfigParser, key: str):

@@ -42,6 +42,7 @@ from errors import DataError
 from GeneratorDebugWriter import GeneratorDebugWriter
 from ImageMaskAugmentor import ImageMaskAugmentor
 from ImageMaskDataset import ImageMaskDataset
+from LearningRateSchedule import LearningRateSchedule
 from ModelRegistry import check_model, create_model
 from pair_cache import PairCache
 from resumable_callbacks import EarlyStopping, ReduceLROnPlateau
@@ -150,6 +151,7 @@ class TensorflowUNetTrainer:
     def check_inputs(self):
         """Checks every file and setting this run will read, before it starts."""
         check_model(self.config)
+        self.create_schedule()
         if self.config.get(ConfigParser.INFER, "mask_colorize"):
             self.config.require(ConfigParser.INFER, "colorized_dir")  # 3.infer will need it: say so now
         dataset = ImageMaskDataset(self.config)
@@ -281,13 +283,33 @@ class TensorflowUNetTrainer:
         return PairCache.create(setting, len(train_pairs), (*shape, preprocessor.channels), "uint8", (*shape, 1),
                                 key, self.config.where(ConfigParser.TRAIN, "cache"))
 
+    def create_schedule(self) -> LearningRateSchedule | None:
+        """`[train] lr_schedule` and `warmup_epochs` as a callback, or None for the constant rate.
+
+        Refused with `learning_rate_reducer = True`: the schedule sets the rate
+        every epoch, so a reduction on plateau would last one epoch at most.
+        """
+        T = ConfigParser.TRAIN
+        get = self.config.get
+        schedule, warmup = get(T, "lr_schedule"), get(T, "warmup_epochs")
+        if schedule is None and not warmup:
+            return None
+        key = "lr_schedule" if schedule is not None else "warmup_epochs"
+        if get(T, "learning_rate_reducer"):
+            raise self.config.error(T, key, "a scheduled learning rate cannot also be reduced on plateau by "
+                                            "[train] learning_rate_reducer = True: unset one of them")
+        if warmup >= self.epochs:
+            raise self.config.error(T, "warmup_epochs", f"must be less than [train] epochs = {self.epochs}")
+        return LearningRateSchedule(self.epochs, get(ConfigParser.MODEL, "learning_rate"), schedule, warmup)
+
     def create_callbacks(self, training_run: TrainingRun, model: keras.Model,
                          files_model: keras.Model | None = None) -> tuple[TrainingState, list]:
         """The run's state and the callbacks, in the order their epoch ends run.
 
-        The tracked callbacks update first, then TrainingState commits and
-        brings the files derived from it up to date (the best model, the
-        curves, the previews). Only the chief has writers.
+        The learning-rate schedule (if any) first, then the tracked callbacks
+        update, then TrainingState commits and brings the files derived from it
+        up to date (the best model, the curves, the previews). Only the chief
+        has writers.
         """
         T = ConfigParser.TRAIN
         get = self.config.get
@@ -317,6 +339,10 @@ class TensorflowUNetTrainer:
             callbacks.append(curves)  # after the commit: it checks ./break_training
             if get(T, "tensorboard"):
                 callbacks.insert(0, keras.callbacks.TensorBoard(log_dir=os.path.join(self.eval_dir, "tensorboard")))
+        schedule = self.create_schedule()
+        if schedule is not None:
+            # Before every callback that reads the logs, so that they see the epoch's learning_rate.
+            callbacks.insert(0, schedule)
         if get(T, "seedreset_callback"):
             # First, so that nothing of an epoch draws a random number before the reseed.
             callbacks.insert(0, SeedResetCallback(self.seed))

@@ -8,7 +8,10 @@ and rotation by `volume_rotation`. The slices are predicted in batches through
 `Inferencer.predict` (training's preprocessing, `[infer] mirror`), and every
 step is undone on the predicted maps, so that the mask has the volume's shape,
 voxel order, affine and header and overlays it in a viewer. Voxels are 0/1
-(probability ≥ 0.5) for one class, the most likely class for N > 1.
+(probability ≥ 0.5) for one class, the most likely class for N > 1. With
+`[infer] largest_component` (new) only the largest connected component of
+each foreground class is kept, in 3-D over the whole volume (26 neighbours;
+src/postprocess.py).
 
 The converter records its settings in manifest.csv; they are checked against
 the `[infer] volume_*` keys before anything is predicted (`settings_manifest`).
@@ -25,6 +28,7 @@ import numpy as np
 from atomic import atomic_path
 from ConfigParser import ConfigParser, ConfigWarning
 from errors import ConfigError, DataError
+from postprocess import largest_component_per_class
 from progress import progress
 from slice_manifest import find_manifest
 from volume_slices import (
@@ -70,6 +74,19 @@ def settings_manifest(config: ConfigParser) -> str | None:
     if not config.has(ConfigParser.TRAIN, "image_datapath"):
         return None
     return find_manifest(config.get(ConfigParser.TRAIN, "image_datapath"))
+
+
+def recorded_context(manifest: str) -> int:
+    """The converter's `--context K` in a manifest.csv (0 when it records none)."""
+    try:
+        with open(manifest, newline="", encoding="utf-8") as f:
+            values = {row.get("context") or "0" for row in csv.DictReader(f)}
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{manifest}: cannot be read as a CSV file ({e})") from None
+    try:
+        return max((int(v) for v in values), default=0)
+    except ValueError:
+        raise DataError(f"{manifest}: column context holds {sorted(values)}, not slice counts") from None
 
 
 def recorded_settings(manifest: str) -> dict | None:
@@ -120,6 +137,7 @@ class VolumeInferencer:
         self.size = config.get(self.section, "volume_size")
         self.rotation = config.get(self.section, "volume_rotation")
         self.normalize = bool(config.get(self.section, "volume_normalize"))
+        self.largest = bool(config.get(self.section, "largest_component"))
         self.volumes_dir = config.require(self.section, "volumes_dir")
         self.output_dir = config.require(self.section, "output_dir")
         self.files = self._list()
@@ -145,7 +163,8 @@ class VolumeInferencer:
         return written
 
     def segment(self, volume: np.ndarray) -> np.ndarray:
-        """Labels (uint8) of an 8-bit L-P-I volume, slice by slice along axis 2."""
+        """Labels (uint8) of an 8-bit L-P-I volume, slice by slice along axis 2; with `largest_component`
+        each class's largest 3-D connected component only."""
         labels = np.zeros(volume.shape, np.uint8)
         plane_shape = volume.shape[:2]
         for start in range(0, volume.shape[2], BATCH_SIZE):
@@ -157,7 +176,7 @@ class VolumeInferencer:
                 if self.inferencer.blur:
                     prediction = cv2.GaussianBlur(prediction, self.inferencer.ksize, 0).reshape(prediction.shape)
                 labels[:, :, k] = self.labels(unsquare_slice(prediction, plane_shape, self.rotation))
-        return labels
+        return largest_component_per_class(labels) if self.largest else labels
 
     def labels(self, prediction: np.ndarray) -> np.ndarray:
         """A (h, w, C) probability map as labels: 0/1 for one class, else the most likely class."""
@@ -198,6 +217,11 @@ class VolumeInferencer:
             print("=== No converter manifest.csv set ([infer] volume_manifest) or found above [train] "
                   "image_datapath: the [infer] volume_* keys are not checked")
             return None
+        context = recorded_context(manifest)
+        if context:
+            raise ConfigError(f"{manifest}: the training slices are {2 * context + 1}-slice context stacks "
+                              f"(converter --context {context}); volume inference builds single slices only, "
+                              "so the model would see other inputs than it was trained on")
         recorded = recorded_settings(manifest)
         if recorded is None:
             warnings.warn(f"{manifest} records no converter settings ({', '.join(SETTINGS_FIELDS)}): the "

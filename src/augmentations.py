@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from ImagePreprocessor import sharpen
+from ImagePreprocessor import in_channel_groups, sharpen
 
 
 def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -36,15 +36,19 @@ def _as_image(warped: np.ndarray, like: np.ndarray) -> np.ndarray:
 def _remap(image, mask, map_x, map_y, image_border=cv2.BORDER_CONSTANT, fill=None):
     """Samples image and mask at (map_x, map_y), one map for both."""
     fill = _background(image) if fill is None else fill
-    warped = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=image_border, borderValue=fill)
+    warped = in_channel_groups(lambda part, value: cv2.remap(part, map_x, map_y, cv2.INTER_LINEAR,
+                                                             borderMode=image_border, borderValue=value),
+                               image, fill)
     warped_mask = cv2.remap(mask, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return _as_image(warped, image), _as_mask(warped_mask)
 
 
 def _affine(image, mask, matrix):
     height, width = mask.shape[:2]
-    warped = cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=_background(image))
+    warped = in_channel_groups(lambda part, value: cv2.warpAffine(part, matrix, (width, height),
+                                                                  flags=cv2.INTER_LINEAR,
+                                                                  borderMode=cv2.BORDER_CONSTANT, borderValue=value),
+                               image, _background(image))
     warped_mask = cv2.warpAffine(mask, matrix, (width, height), flags=cv2.INTER_NEAREST,
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return _as_image(warped, image), _as_mask(warped_mask)
@@ -70,7 +74,8 @@ def shrink(image, mask, scale: float):
     """Scales down by `scale` and centres on a background-filled canvas."""
     height, width = mask.shape[:2]
     small_w, small_h = max(1, int(width * scale)), max(1, int(height * scale))
-    small = cv2.resize(image, (small_w, small_h), interpolation=cv2.INTER_AREA)
+    small = in_channel_groups(lambda part, _: cv2.resize(part, (small_w, small_h), interpolation=cv2.INTER_AREA),
+                              image)
     small_mask = cv2.resize(mask, (small_w, small_h), interpolation=cv2.INTER_NEAREST)
     canvas = np.empty_like(image)
     canvas[...] = np.array(_background(image), dtype=image.dtype)

@@ -223,3 +223,28 @@ def test_split_by_volume_holds_out_whole_volumes():
     assert len(train) == 12 and not {volume_id(i) for i, _ in train} & {"14"}
     with pytest.raises(DataError, match="at least 2 are needed"):
         split_by_volume([("7_1.jpg", "7_1.png")])
+
+
+@pytest.mark.parametrize("interpolation", ["cv2.INTER_AREA", "cv2.INTER_LINEAR_EXACT", "cv2.INTER_CUBIC"])
+def test_npy_stacks_of_more_than_four_channels_resize_and_augment_channel_by_channel(tmp_path, interpolation):
+    import augmentations as aug
+
+    rng = np.random.default_rng(3)
+    stack = rng.integers(0, 256, (24, 20, 5), dtype=np.uint8)
+    np.save(tmp_path / "s.npy", stack)
+    sections = {"model": small_model_section(16, image_channels=5),
+                "dataset": {"resize_interpolation": interpolation}}
+    reader = dataset_for(tmp_path, **sections).preprocessor
+    x, size = reader.read(str(tmp_path / "s.npy"))
+    assert x.shape == (16, 16, 5) and size == (24, 20)
+    alone = [dataset_for(tmp_path, model=small_model_section(16, image_channels=1),
+                         dataset={"resize_interpolation": interpolation}).preprocessor.resize(stack[..., c])
+             for c in range(5)]
+    assert (x == np.concatenate(alone, axis=2)).all()  # never mixed across channels, never colour-converted
+    mask = np.zeros((24, 20, 1), np.uint8)
+    mask[5:15, 5:15] = 1
+    for transform in (lambda i, m: aug.rotate(i, m, 30), lambda i, m: aug.shrink(i, m, 0.7),
+                      lambda i, m: aug.elastic(i, m, 100, 4, np.random.default_rng(1))):
+        five, five_mask = transform(stack, mask)
+        three, three_mask = transform(np.ascontiguousarray(stack[..., :3]), mask)
+        assert five.shape == stack.shape and (five[..., :3] == three).all() and (five_mask == three_mask).all()

@@ -298,3 +298,170 @@ def test_multi_class_labels_above_255_are_named(tmp_path):
         convert(tmp_path, tmp_path / "out", size=32, multi_class=True)
     args = [str(tmp_path / "imagesTr"), str(tmp_path / "labelsTr"), str(tmp_path / "cli"), "--multi-class"]
     assert convert_main(args) == 1
+
+
+def two_volumes(root, seed_shapes=((40, 30, 12), (40, 30, 9))):
+    """Volumes 'a' (8 empty slices: 0, 5…11) and 'b' (5 empty: 0, 5…8); slices 1…4 are labelled."""
+    for case, shape in zip(("a", "b"), seed_shapes):
+        image, label = phantom_lpi(shape)
+        write_case(root, case, image, label, np.diag([-1.0, -1.0, -1.0, 1.0]))
+
+
+def kept_empty(rows):
+    return {v: [r["slice"] for r in rows if r["volume"] == v and r["empty_mask"]] for v in ("a", "b")}
+
+
+def test_keep_empty_fraction_keeps_a_seeded_share_of_each_volume(tmp_path):
+    two_volumes(tmp_path)
+    rows = convert(tmp_path, tmp_path / "half", size=16, keep_empty_fraction=0.5)
+    kept = kept_empty(rows)
+    # floor(R·E + 0.5): 0.5·8 = 4 and 0.5·5 = 2.5, rounded half up to 3.
+    assert len(kept["a"]) == 4 and len(kept["b"]) == 3
+    assert set(kept["a"]) <= {0, 5, 6, 7, 8, 9, 10, 11} and set(kept["b"]) <= {0, 5, 6, 7, 8}
+    assert [r["slice"] for r in rows if not r["empty_mask"]] == [1, 2, 3, 4] * 2  # every labelled slice
+    with open(tmp_path / "half/manifest.csv") as f:
+        manifest = list(csv.DictReader(f))
+    assert [r["empty_mask"] for r in manifest] == [str(r["empty_mask"]) for r in rows]
+    assert len(os.listdir(tmp_path / "half/images")) == len(rows) == 8 + 7
+    again = convert(tmp_path, tmp_path / "again", size=16, keep_empty_fraction=0.5)
+    assert kept_empty(again) == kept
+    other = convert(tmp_path, tmp_path / "other", size=16, keep_empty_fraction=0.5, seed=138)
+    assert kept_empty(other) != kept and [len(v) for v in kept_empty(other).values()] == [4, 3]
+    # The choice of a volume depends on its name and the seed only, not on the other volumes.
+    image, label = phantom_lpi((40, 30, 9))
+    write_case(tmp_path / "alone", "b", image, label, np.diag([-1.0, -1.0, -1.0, 1.0]))
+    alone = convert(tmp_path / "alone", tmp_path / "b_only", size=16, keep_empty_fraction=0.5)
+    assert [r["slice"] for r in alone if r["empty_mask"]] == kept["b"]
+    assert [len(v) for v in kept_empty(convert(tmp_path, tmp_path / "all", size=16,
+                                               keep_empty_fraction=1)).values()] == [8, 5]
+    assert all(not r["empty_mask"] for r in convert(tmp_path, tmp_path / "none", size=16, keep_empty_fraction=0))
+
+
+def test_keep_empty_fraction_options(tmp_path, capsys):
+    from ImageMaskDatasetGenerator import empty_slices_kept
+
+    assert empty_slices_kept([9, 3, 5, 7], 0.5, 1, "v") == empty_slices_kept([3, 5, 7, 9], 0.5, 1, "v")
+    assert len(empty_slices_kept(list(range(10)), 0.25, 1, "v")) == 3  # 2.5 rounded half up
+    with pytest.raises(ValueError, match="contradicts keep_empty_fraction=0.5"):
+        ImageMaskDatasetGenerator(skip_empty_mask=False, keep_empty_fraction=0.5)
+    with pytest.raises(ValueError, match="within 0..1"):
+        ImageMaskDatasetGenerator(keep_empty_fraction=1.5)
+    two_volumes(tmp_path)
+    base = [str(tmp_path / "imagesTr"), str(tmp_path / "labelsTr")]
+    for wrong in (["--keep-empty", "--keep-empty-fraction", "0.5"], ["--keep-empty-fraction", "-0.1"]):
+        with pytest.raises(SystemExit):
+            convert_main(base + [str(tmp_path / "x")] + wrong)
+    assert "give one of them" in capsys.readouterr().err
+    args = base + [str(tmp_path / "cli"), "--size", "16", "--keep-empty", "--keep-empty-fraction", "1"]
+    assert convert_main(args) == 0 and "Wrote 21 slices of 2 volumes" in capsys.readouterr().out
+    args = base + [str(tmp_path / "cli2"), "--size", "16", "--keep-empty-fraction", "0.5", "--seed", "3"]
+    assert convert_main(args) == 0 and "Wrote 15 slices of 2 volumes" in capsys.readouterr().out
+
+
+def ramp_volume(root, depth=6, side=16):
+    """Slice i holds intensity 10·i everywhere, and a label everywhere: no slice is empty."""
+    image = np.broadcast_to(10.0 * np.arange(depth, dtype=np.float32), (side, side, depth)).copy()
+    label = np.ones((side, side, depth), np.uint8)
+    write_case(root, "ramp", image, label, np.diag([-1.0, -1.0, -1.0, 1.0]))
+
+
+def expected_stack(n, k, depth=6):
+    return [10 * min(max(m, 0), depth - 1) for m in range(n - k, n + k + 1)]
+
+
+def channel_values(array):
+    assert all((array[..., c] == array[0, 0, c]).all() for c in range(array.shape[-1]))
+    return [int(v) for v in array[0, 0]]
+
+
+def test_context_stacks_neighbour_slices_as_channels(tmp_path):
+    ramp_volume(tmp_path)
+    rows = convert(tmp_path, tmp_path / "k2", size=0, normalize=False, context=2)
+    assert [r["image"] for r in rows] == [f"ramp_{n}.npy" for n in range(6)]
+    assert {r["context"] for r in rows} == {2} and {r["mask"] for r in rows} == {f"ramp_{n}.png" for n in range(6)}
+    for n in range(6):
+        stack = np.load(tmp_path / f"k2/images/ramp_{n}.npy")
+        assert stack.dtype == np.uint8 and stack.shape == (16, 16, 5)
+        assert channel_values(stack) == expected_stack(n, 2)  # n−2 … n+2, the ends repeated
+    assert channel_values(np.load(tmp_path / "k2/images/ramp_0.npy")) == [0, 0, 0, 10, 20]
+    rows = convert(tmp_path, tmp_path / "k1", size=0, normalize=False, context=1)
+    assert rows[0]["image"] == "ramp_0.png"
+    bgr = read(tmp_path / "k1/images/ramp_3.png", cv2.IMREAD_UNCHANGED)
+    assert channel_values(bgr) == [40, 30, 20]  # OpenCV's BGR array: the PNG's red is n−1
+    plain = convert(tmp_path, tmp_path / "k0", size=0, normalize=False, keep_empty_fraction=1)
+    assert read(tmp_path / "k0/images/ramp_3.jpg").shape == (16, 16)
+    with pytest.raises(ValueError, match="context=1 stacks 3 slices, written as png"):
+        ImageMaskDatasetGenerator(context=1, image_format="jpg")
+    with pytest.raises(ValueError, match="context must be an integer >= 0"):
+        ImageMaskDatasetGenerator(context=-1)
+    assert len(plain) == 6
+
+
+def test_context_images_read_back_in_slice_order(tmp_path):
+    from conftest import config_text, small_model_section
+
+    from ConfigParser import ConfigParser
+    from data_pipeline import PairReader, make_dataset
+    from errors import DataError
+    from ImageMaskDataset import ImageMaskDataset
+
+    ramp_volume(tmp_path)
+    convert(tmp_path, tmp_path / "k1", size=0, normalize=False, context=1)
+    convert(tmp_path, tmp_path / "k2", size=0, normalize=False, context=2)
+
+    def dataset(folder, channels):
+        sections = {"model": small_model_section(16, image_channels=channels),
+                    "train": {"image_datapath": str(tmp_path / folder / "images"),
+                              "mask_datapath": str(tmp_path / folder / "masks")}}
+        return ImageMaskDataset(ConfigParser.from_string(config_text(sections), "c.config"))
+
+    k1 = dataset("k1", 3)
+    x, _ = k1.read_pair(str(tmp_path / "k1/images/ramp_3.png"), str(tmp_path / "k1/masks/ramp_3.png"))
+    assert channel_values(x) == [20, 30, 40]  # channel 0 = slice n−1
+    k2 = dataset("k2", 5)
+    pairs = k2.pairs("train")
+    assert [os.path.basename(i) for i, _ in pairs] == [f"ramp_{n}.npy" for n in range(6)]
+    k2.check_split(pairs, "train", need_foreground=True)
+    images, masks = next(iter(make_dataset(pairs, PairReader(k2), batch_size=6)))
+    assert images.shape == (6, 16, 16, 5) and masks.shape == (6, 16, 16, 1)
+    for n in range(6):
+        assert channel_values(images.numpy()[n].astype(np.uint8)) == expected_stack(n, 2)
+    with pytest.raises(DataError, match=r"ramp_0.npy: a .npy channel stack of 5 channels, but \[model\] "
+                                        r"image_channels = 3"):
+        dataset("k2", 3).read_pair(*pairs[0])
+    with pytest.raises(DataError, match=r"ramp_0.png: an image file gives 1 or 3 channels, but \[model\] "
+                                        r"image_channels = 5"):
+        dataset("k1", 5).read_pair(*k1.pairs("train")[0])
+
+
+def test_a_stack_file_shows_its_centre_slice(tmp_path):
+    from errors import DataError
+    from ImagePreprocessor import read_file, read_image
+
+    ramp_volume(tmp_path)
+    convert(tmp_path, tmp_path / "k2", size=0, normalize=False, context=2)
+    path = str(tmp_path / "k2/images/ramp_1.npy")
+    picture = read_file(path)  # what 2.evaluate's worst cases draw on
+    assert picture.shape == (16, 16, 3) and channel_values(picture) == [10, 10, 10]
+    assert channel_values(read_image(path)) == [0, 0, 10, 20, 30]
+    with pytest.raises(DataError, match="ramp_1.npy: a .npy channel stack, not an image file"):
+        read_file(path, cv2.IMREAD_UNCHANGED)
+
+
+def test_debug_pictures_of_stacks_show_the_centre_slice(tmp_path, monkeypatch):
+    from conftest import config_text, small_model_section
+
+    from ConfigParser import ConfigParser
+    from DatasetDebugWriter import DatasetDebugWriter
+    from ImageMaskDataset import ImageMaskDataset
+
+    ramp_volume(tmp_path)
+    convert(tmp_path, tmp_path / "k2", size=0, normalize=False, context=2)
+    sections = {"model": small_model_section(16, image_channels=5), "dataset": {"debug_max": 2},
+                "train": {"image_datapath": str(tmp_path / "k2/images"), "mask_datapath": str(tmp_path / "k2/masks")}}
+    config = ConfigParser.from_string(config_text(sections), "c.config")
+    dataset = ImageMaskDataset(config)
+    monkeypatch.chdir(tmp_path)
+    assert DatasetDebugWriter(config, dataset).write(dataset.pairs("train")) == 2
+    assert sorted(os.listdir("dataset_images")) == ["ramp_0.png", "ramp_1.png"]
+    assert (read("dataset_images/ramp_1.png") == 10).all()

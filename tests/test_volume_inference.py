@@ -296,3 +296,11 @@ def test_the_infer_script_segments_a_phantom_volume_end_to_end(tmp_path):
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
     assert result.returncode == 1 and len(errors) == 1 and "volume_size = 32 (converter: 64)" in errors[0]
+
+
+def test_volumes_are_refused_for_a_model_trained_on_context_stacks(tmp_path):
+    converted_dataset(tmp_path, size=64, context=1)
+    save_volume(tmp_path / "volumes", "v.nii.gz", noise_volume(), RAS)
+    config = make_config(tmp_path, volume_manifest=str(tmp_path / "master/manifest.csv"), volume_size=64)
+    with pytest.raises(ConfigError, match=r"3-slice context stacks \(converter --context 1\)"):
+        VolumeInferencer(Inferencer(GreyThreshold(), config), config)

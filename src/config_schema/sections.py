@@ -74,10 +74,11 @@ MODEL: dict[str, Key] = {
         original="Only square sizes worked in the original (D13).",
     ),
     "image_channels": Key(
-        choice(1, 3), 3, sees=True,
+        integer(lo=1, hi=512), 3, sees=True,
         doc=(
             "1 reads images as grey, shape (H, W, 1); 3 feeds three colour channels (grey files as three equal "
-            "channels)."
+            "channels). Any count also reads `.npy` channel stacks of that many channels, as they are (the "
+            "converter's `--context K` writes 2K + 1); image files give only 1 or 3."
         ),
         original="The original had no default, and 1 always failed (D9).",
     ),
@@ -218,6 +219,23 @@ SECTIONS: dict[str, dict[str, Key]] = {
             number(0, 1, lo_open=True, hi_open=True), 0.1,
             doc="Factor the learning rate is multiplied by at each reduction.",
         ),
+        "lr_schedule": Key(
+            optional(choice("poly", "cosine")), None, new=True,
+            doc=(
+                "The learning rate of epoch e (0-based) of E = epochs after warmup_epochs W, with base = [model] "
+                'learning_rate and t = (e − W)/(E − W): "poly" base·(1 − t)^0.9 (nnU-Net), "cosine" '
+                "base·0.5·(1 + cos(π t)); unset: the constant base. Set at every epoch start and logged as "
+                "learning_rate (lr in history.json); it depends on epochs, so raising epochs to extend a run "
+                "stretches the rest of the schedule. Not with learning_rate_reducer = True."
+            ),
+        ),
+        "warmup_epochs": Key(
+            integer(lo=0), 0, new=True,
+            doc=(
+                "Epochs of linear warmup before lr_schedule (or the constant rate when it is unset): epoch e < W "
+                "trains at base·(e + 1)/(W + 1). Less than epochs; not with learning_rate_reducer = True."
+            ),
+        ),
         "seedreset_callback": Key(
             BOOL, False,
             doc="Reseed Python, NumPy and TensorFlow with [train] seed at the start of every epoch.",
@@ -332,9 +350,10 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "cache": Key(
             either(BOOL, STRING), False, new=True,
             doc=(
-                'Keep the decoded, resized (un-augmented) pairs across epochs: "memory", or a file path; False '
-                "reads every pair from disk each time. The memory it takes is printed, and a cache that would not "
-                "fit in the machine's memory is refused."
+                'Keep the decoded, resized (un-augmented) training pairs across epochs, as uint8: "memory", or a '
+                "file path (reused by a later run on the same files and settings, refused for others); False reads "
+                "every pair from disk each time. Validation pairs are always read from disk. The size is printed, "
+                "and a cache that would not fit in the machine's memory (or on its disk) is refused."
             ),
         ),
     },
@@ -666,6 +685,16 @@ SECTIONS: dict[str, dict[str, Key]] = {
             doc=(
                 "Test-time mirroring: average each prediction with its left-right, up-down and doubly mirrored "
                 "predictions (4 passes)."
+            ),
+        ),
+        "largest_component": Key(
+            BOOL, False, new=True,
+            doc=(
+                "Keep only the largest connected foreground component of each prediction (8 neighbours in 2-D, "
+                "26 in 3-D; per foreground class for num_classes > 1, the rest becoming background): per image "
+                "in the masks 3.infer writes, per volume for volumes_dir; 2.evaluate scores after it, per volume "
+                "where a volume's slices are contiguous, else per image. A one-class soft mask keeps its values "
+                "inside the largest component of its threshold/algorithm mask."
             ),
         ),
         "volumes_dir": Key(
