@@ -1,4 +1,4 @@
-"""Trains the model a config describes: `1.train` (see [train] in docs/config.md; docs/differences.md, T1–T13).
+"""Trains the model a config describes: `1.train` (see [train] in docs/config.md; docs/differences.md, T1–T20).
 
 Usage: python TensorflowUNetTrainer.py [CONFIG] [--print-config] [--quiet] [--debug]
 (CONFIG defaults to ./train_eval_infer.config)
@@ -115,13 +115,11 @@ class TensorflowUNetTrainer:
                 with reraise_data_errors(*data.readers), stop:
                     self.fit(placement, model, data, initial_epoch, callbacks + [stop])
             except KeyboardInterrupt:
-                if placement.is_chief:
-                    training_run.say_how_to_resume(state)
+                training_run.say_how_to_resume(state)
                 raise
             training_run.finish(state, initial_epoch)
             if not state.document["finished"] and (stop.requested or os.path.exists(BREAK_FILE)):
-                if placement.is_chief:
-                    training_run.say_how_to_resume(state)
+                training_run.say_how_to_resume(state)
                 if stop.requested:
                     raise KeyboardInterrupt
         if placement.workers > 1:

@@ -163,6 +163,8 @@ class TrainingRun:
         print(f"=== Saved {HISTORY_FILE}")
 
     def say_how_to_resume(self, state: TrainingState) -> None:
+        if not self.placement.is_chief:
+            return
         extra = f" (delete {BREAK_FILE} first)" if os.path.exists(BREAK_FILE) else ""
         print(f"\n=== Stopped. The state after epoch {state.epochs_done} of {self.epochs} is saved "
               f"in {state.path}; run the same command again to resume{extra}.", flush=True)

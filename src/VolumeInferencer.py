@@ -76,27 +76,28 @@ def settings_manifest(config: ConfigParser) -> str | None:
     return find_manifest(config.get(ConfigParser.TRAIN, "image_datapath"))
 
 
-def recorded_context(manifest: str) -> int:
-    """The converter's `--context K` in a manifest.csv (0 when it records none)."""
+def manifest_rows(manifest: str) -> list[dict]:
+    """The rows of a converter's manifest.csv."""
     try:
         with open(manifest, newline="", encoding="utf-8") as f:
-            values = {row.get("context") or "0" for row in csv.DictReader(f)}
+            return list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DataError(f"{manifest}: cannot be read as a CSV file ({e})") from None
+
+
+def recorded_context(manifest: str, rows: list[dict]) -> int:
+    """The converter's `--context K` in a manifest's rows (0 when it records none)."""
+    values = {row.get("context") or "0" for row in rows}
     try:
         return max((int(v) for v in values), default=0)
     except ValueError:
         raise DataError(f"{manifest}: column context holds {sorted(values)}, not slice counts") from None
 
 
-def recorded_settings(manifest: str) -> dict | None:
-    """The converter's `size`, `rotation` (quarter turns) and `normalize` in a manifest.csv,
-    or None when it records none (an older converter's, or no slices)."""
-    try:
-        with open(manifest, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"{manifest}: cannot be read as a CSV file ({e})") from None
+def recorded_settings(manifest: str, rows: list[dict] | None = None) -> dict | None:
+    """The converter's `size`, `rotation` (quarter turns) and `normalize` in a manifest.csv
+    (its `rows` when already read), or None when it records none (an older converter's, or no slices)."""
+    rows = manifest_rows(manifest) if rows is None else rows
     if not rows or any(field not in rows[0] for field in SETTINGS_FIELDS):
         return None
     settings = {}
@@ -217,12 +218,13 @@ class VolumeInferencer:
             print("=== No converter manifest.csv set ([infer] volume_manifest) or found above [train] "
                   "image_datapath: the [infer] volume_* keys are not checked")
             return None
-        context = recorded_context(manifest)
+        rows = manifest_rows(manifest)
+        context = recorded_context(manifest, rows)
         if context:
             raise ConfigError(f"{manifest}: the training slices are {2 * context + 1}-slice context stacks "
                               f"(converter --context {context}); volume inference builds single slices only, "
                               "so the model would see other inputs than it was trained on")
-        recorded = recorded_settings(manifest)
+        recorded = recorded_settings(manifest, rows)
         if recorded is None:
             warnings.warn(f"{manifest} records no converter settings ({', '.join(SETTINGS_FIELDS)}): the "
                           f"[infer] volume_* keys are not checked against it", ConfigWarning, stacklevel=3)

@@ -19,8 +19,13 @@ from ConfigParser import ConfigParser
 from errors import ConfigError
 
 # How long a worker of `multi_worker` waits for the others of TF_CONFIG before it
-# gives up: MultiWorkerMirroredStrategy itself waits forever, and ignores SIGTERM.
-WORKER_WAIT_S = float(os.environ.get("TOOLKIT_WORKER_WAIT_S", 600))
+# gives up (TOOLKIT_WORKER_WAIT_S overrides it): MultiWorkerMirroredStrategy itself
+# waits forever, and ignores SIGTERM.
+WORKER_WAIT_S = 600.0
+
+
+def worker_wait_s() -> float:
+    return float(os.environ.get("TOOLKIT_WORKER_WAIT_S", WORKER_WAIT_S))
 
 
 @dataclass(frozen=True)
@@ -120,13 +125,14 @@ def cluster_of(config: ConfigParser) -> tuple[int, int]:
 
 def _multi_worker(config: ConfigParser, tf) -> Placement:
     workers, index = cluster_of(config)
+    wait_s = worker_wait_s()
     print(f"=== strategy multi_worker: worker {index} of {workers}, waiting for the other workers of TF_CONFIG; "
-          f"if they have not all started within {WORKER_WAIT_S:.0f} s, this one exits with status 1", flush=True)
+          f"if they have not all started within {wait_s:.0f} s, this one exits with status 1", flush=True)
     # The strategy's constructor waits for every worker while holding the GIL, so no Python
     # thread or signal handler can end the wait: faulthandler's watchdog is a C thread.
     # Its traceback goes to os.devnull: the line above says what happened.
     quiet = open(os.devnull, "w")
-    faulthandler.dump_traceback_later(WORKER_WAIT_S, exit=True, file=quiet)
+    faulthandler.dump_traceback_later(wait_s, exit=True, file=quiet)
     try:
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     finally:
