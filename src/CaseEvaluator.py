@@ -22,7 +22,10 @@ With `[infer] largest_component` (new) every number is taken after keeping
 the largest connected component of each (class's) prediction
 (src/postprocess.py): in 3-D over a volume's stacked slices when they are
 contiguous, else per image; `largest_component` in the summary says which.
-The threshold sweep's counts are taken without it.
+The threshold sweep's counts are taken without it. With `[infer] mirror`
+(new) each prediction is the mean over the image and its three mirrorings, as
+3.infer writes it; `mirror` in the summary says so. evaluation.csv's batch
+numbers stay the plain model's.
 """
 
 import csv
@@ -42,6 +45,7 @@ from atomic import write_image, write_text
 from ConfigParser import ConfigParser
 from ImageMaskDataset import ImageMaskDataset
 from ImagePreprocessor import read_file
+from mirroring import mirrored
 from postprocess import largest_component, neighbours
 from segmentation_metrics import confusion, describe, overlap_scores, surface_distances
 from slice_manifest import find_manifest, slice_spacings
@@ -145,6 +149,7 @@ class CaseEvaluator:
         self.worst_cases = config.get(E, "worst_cases")
         self.num_classes = config.get(ConfigParser.MODEL, "num_classes")
         self.largest = bool(config.get(ConfigParser.INFER, "largest_component"))
+        self.mirror = bool(config.get(ConfigParser.INFER, "mirror"))
         self.manifest, self.spacings = None, {}
         self.worst_paths: list[str] = []  # what the last `evaluate` wrote in WORST_DIR (the report shows these)
         self.fixed_spacing = self._fixed_spacing()
@@ -156,6 +161,8 @@ class CaseEvaluator:
     def evaluate(self, pairs: list[tuple[str, str]]) -> dict | None:
         """Writes the per-image and per-volume CSVs, the summary and the worst cases; returns the summary."""
         how = f"at threshold {self.threshold}" if self.num_classes == 1 else f"per class 1..{self.num_classes - 1}"
+        if self.mirror:
+            how += ", predictions averaged over mirrorings ([infer] mirror)"
         if self.largest:
             how += ", largest connected component only ([infer] largest_component)"
         print(f"=== per-image evaluation [{self.section}] {len(pairs)} images {how}{self._spacing_note()}")
@@ -183,6 +190,7 @@ class CaseEvaluator:
         else:
             summary = {"classes": {str(k): self.statistics(*by_class[k], unit) for k in classes}}
         summary["largest_component"] = self.postprocessing(all_volumes)
+        summary["mirror"] = self.mirror
         summary.update(self.provenance(unit))
         write_text(SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
         for path in (PER_IMAGE_FILE, PER_VOLUME_FILE, SUMMARY_FILE):
@@ -238,7 +246,9 @@ class CaseEvaluator:
                 if number >= 2:  # bounded: at most two batches of maps wait for their metrics
                     for future in results[(number - 2) * self.batch_size : (number - 1) * self.batch_size]:
                         future.result()
-                maps = np.asarray(self.model.predict_on_batch(np.stack([x for x, _ in loaded])), np.float32)
+                x = np.stack([x for x, _ in loaded])
+                maps = (mirrored(self.model.predict_on_batch, x) if self.mirror else
+                        np.asarray(self.model.predict_on_batch(x), np.float32))
                 results += [pool.submit(self._measure, image, truth, p, full, sweep, defer)
                             for (image, _), (_, truth), p in zip(batch, loaded, maps)]
                 collect()

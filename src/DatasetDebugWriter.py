@@ -59,7 +59,10 @@ class DatasetDebugWriter:
 
     def _picture(self, image: np.ndarray) -> np.ndarray:
         """The model's input as an OpenCV (BGR, uint8) image."""
-        if image.dtype != np.uint8:
+        if self.dataset.preprocessor.zscore:  # z-scored: stretched to 0-255 to be seen
+            low, high = float(image.min()), float(image.max())
+            image = np.rint((image - low) * (255 / (high - low) if high > low else 0)).astype(np.uint8)
+        elif image.dtype != np.uint8:
             # `image_normalize` divided by 255; rounding undoes it exactly.
             image = np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
         if self.dataset.preprocessor.outputs_rgb:

@@ -8,7 +8,8 @@ become three equal channels, alpha is dropped, 16-bit is scaled to 8-bit),
 or the conversion to `[dataset] color_order` (default RGB), then
 `image_channels` (1 = grey), resize to the model size with
 `[dataset] resize_interpolation` (default nearest), and `[dataset]
-image_normalize` (divide by 255).
+image_normalize` (divide by 255) or, replacing it, `[image] normalize = "zscore"`
+(per image: minus its mean, over its SD).
 
 A `.npy` file is a channel stack (uint8 H×W×C, e.g. the converter's
 `--context K`, C = 2K + 1): read as stored, with C = `[model] image_channels`,
@@ -105,6 +106,13 @@ def sharpen(image: np.ndarray, k: float) -> np.ndarray:
     return cv2.filter2D(image, -1, kernel)
 
 
+def zscore_stats(image: np.ndarray) -> tuple[float, float]:
+    """Mean and SD of an image's values over pixels and channels; SD 1 for a constant image (all 0)."""
+    values = image.astype(np.float64)
+    mean, sd = float(values.mean()), float(values.std())
+    return mean, sd if sd > 1e-6 else 1.0
+
+
 class ImagePreprocessor:
     """Reads images as the model expects them.
 
@@ -136,6 +144,7 @@ class ImagePreprocessor:
             raise config.error(ConfigParser.DATASET, "color_order", "expected 'rgb' or 'bgr'")
         self.color_order = order
         self.normalize = bool(get(ConfigParser.DATASET, "image_normalize"))
+        self.zscore = get(ConfigParser.IMAGE, "normalize") == "zscore"
         if self.gamma > 0:
             levels = np.arange(256) / 255.0
             self._gamma_table = np.clip(levels**self.gamma * 255, 0, 255).astype(np.uint8)
@@ -166,7 +175,7 @@ class ImagePreprocessor:
 
     @property
     def dtype(self) -> str:
-        return "float32" if self.normalize else "uint8"
+        return "float32" if self.normalize or self.zscore else "uint8"
 
     def read(self, path: str) -> tuple[np.ndarray, tuple[int, int]]:
         """The model-sized (H, W, C) array and the file's own (height, width)."""
@@ -207,8 +216,12 @@ class ImagePreprocessor:
             image = image[..., np.newaxis]
         return image
 
-    def finish(self, image: np.ndarray) -> np.ndarray:
-        """`[dataset] image_normalize`: the uint8 image divided by 255, or as it is."""
+    def finish(self, image: np.ndarray, stats: tuple[float, float] | None = None) -> np.ndarray:
+        """The uint8 image z-scored (`[image] normalize`; with `stats`, by that mean and SD instead of
+        its own), divided by 255 (`[dataset] image_normalize`), or as it is."""
+        if self.zscore:
+            mean, sd = stats if stats is not None else zscore_stats(image)
+            return ((image.astype(np.float32) - mean) / sd).astype(np.float32)
         return image.astype(np.float32) / 255.0 if self.normalize else image
 
     def adjust(self, bgr: np.ndarray) -> np.ndarray:

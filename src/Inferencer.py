@@ -24,6 +24,7 @@ from ConfigParser import ConfigParser
 from errors import DataError
 from ImageMaskDataset import list_images
 from ImagePreprocessor import ImagePreprocessor, read_file
+from mirroring import mirrored
 from PredictionWriter import PredictionWriter
 from progress import progress
 from TensorflowModel import first_output
@@ -186,12 +187,7 @@ class Inferencer:
 
     def predict_arrays(self, x: np.ndarray) -> np.ndarray:
         """The model on a batch of model-sized arrays, averaged over mirrorings when `mirror`."""
-        out = self._predict_on_batch(x)
-        if not self.mirror:
-            return out
-        for axes in ((2,), (1,), (1, 2)):  # left-right, up-down, both: nnU-Net's 2-D mirroring
-            out += np.flip(self._predict_on_batch(np.flip(x, axes)), axes)
-        return out / 4
+        return mirrored(self._predict_on_batch, x) if self.mirror else self._predict_on_batch(x)
 
     def _predict_on_batch(self, x: np.ndarray) -> np.ndarray:
         """`predict_on_batch`, a short last batch padded to `batch_size`: another batch shape traces the

@@ -145,11 +145,26 @@ class TensorflowModel:
 
     def check_pretrained_channels(self, channels: int, weights, encoder: str) -> None:
         """A ConfigError naming image_channels when pretrained weights meet other than 3 channels."""
+        if weights is not None and self.config.get(ConfigParser.IMAGE, "normalize") == "zscore":
+            raise self.config.error(
+                ConfigParser.IMAGE, "normalize",
+                f"pretrained {encoder} weights expect 0-255 images, not z-scored ones; use normalize = "
+                '"none", or [model] weights = None',
+            )
         if weights is not None and channels != 3:
             raise self.config.error(
                 ConfigParser.MODEL, "image_channels",
                 f"pretrained {encoder} weights take 3 channels; use image_channels = 3, or weights = None",
             )
+
+    def scales_input(self, wanted: bool = True) -> bool:
+        """Whether the model's first layer is to divide by 255: `wanted` (input_normalize, or a family's
+        built-in scaling), unless `[image] normalize = "zscore"` already standardises each image."""
+        if wanted and self.config.get(ConfigParser.IMAGE, "normalize") == "zscore":
+            print(f"--- [image] normalize = \"zscore\": {type(self).__name__} does not divide its input by 255 "
+                  "([model] input_normalize or the family's own scaling is not applied)")
+            return False
+        return bool(wanted)
 
     def model_key(self, key: str):
         """`[model] key` (its default when unset; a ConfigError when it is required)."""

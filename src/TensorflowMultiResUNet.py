@@ -37,7 +37,8 @@ class TensorflowMultiResUNet(TensorflowModel):
         self._check_depth(num_layers, height, width)
 
         inputs = keras.Input((height, width, channels))
-        x, skips = keras.layers.Rescaling(1.0 / 255)(inputs), []
+        x = keras.layers.Rescaling(1.0 / 255)(inputs) if self.scales_input() else inputs
+        skips = []
         for level in range(num_layers - 1):
             filters = base_filters * 2**level
             x = multires_block(x, filters)

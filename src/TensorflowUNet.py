@@ -63,7 +63,7 @@ class TensorflowUNet(TensorflowModel):
         # === Functional Model ===
         inputs = keras.Input((height, width, channels))
         x = inputs
-        if self.model_key("input_normalize"):
+        if self.scales_input(self.model_key("input_normalize")):
             x = keras.layers.Rescaling(1.0 / 255)(x)
         x, skips = self._encoder(x)
         x = self._decoder(x, skips)

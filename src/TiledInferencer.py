@@ -14,6 +14,7 @@ import numpy as np
 
 import tiling
 from ConfigParser import ConfigParser
+from ImagePreprocessor import zscore_stats
 from Inferencer import Inferencer, Target, existing_dir, keep_stem
 from progress import progress
 
@@ -67,6 +68,8 @@ class TiledInferencer(Inferencer):
         adjusted = self.preprocessor.adjust(image)  # colour order, [image] steps: as whole-image inference
         if adjusted.ndim == 2:
             adjusted = adjusted[..., np.newaxis]
+        # z-scored by the whole image's mean and SD, as training saw whole images, not by each tile's
+        stats = zscore_stats(adjusted) if self.preprocessor.zscore else None
         size = self.split + 2 * self.margin
         tiles = tiling.grid(height, width, self.split, self.margin)
         mosaic = None
@@ -75,7 +78,7 @@ class TiledInferencer(Inferencer):
             batch = tiles[start : start + TILE_BATCH]
             x = np.stack([
                 self.preprocessor.finish(self.preprocessor.resize(
-                    tiling.window(adjusted, tile, size, self.background)))
+                    tiling.window(adjusted, tile, size, self.background)), stats)
                 for tile in batch
             ])
             if len(tiles) > TILE_BATCH and len(batch) < TILE_BATCH:

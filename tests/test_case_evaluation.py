@@ -326,3 +326,35 @@ def test_a_missing_manifest_is_named(workdir):
 def test_slice_index_reads_the_number_after_the_separator():
     assert [slice_index(n) for n in ("PANCREAS_0001-1106.jpg", "10003_21.jpg", "scan.jpg", "a_b.png")] == [
         1106, 21, None, None]
+
+
+class CornerModel:
+    """Predicts the top-left quadrant whatever the image: mirroring moves it to the other three."""
+
+    def predict_on_batch(self, x):
+        out = np.zeros((*np.shape(x)[:3], 1), np.float32)
+        out[:, : SIZE // 2, : SIZE // 2] = 1.0
+        return out
+
+
+def test_infer_mirror_averages_the_four_mirrorings_before_scoring(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    split = str(tmp_path / "split/test")
+    truth = square(0, 0, SIZE // 2)
+    write_slice(split, "1000_0", map_of(truth), truth)
+    summaries = []
+    for mirror in (False, True):
+        sections = {
+            "model": small_model_section(SIZE),
+            "train": {"seed": 137, "image_datapath": str(tmp_path / "nowhere/images")},
+            "infer": {"mirror": mirror},
+            "test": {"image_datapath": os.path.join(split, "images"), "mask_datapath": os.path.join(split, "masks")},
+        }
+        config = ConfigParser.from_string(config_text(sections), str(tmp_path / "case.config"))
+        dataset = ImageMaskDataset(config)
+        summaries.append(CaseEvaluator(config, dataset, CornerModel(), "test").evaluate(dataset.pairs("test")))
+        assert summaries[-1]["mirror"] is mirror
+    plain, mirrored = summaries
+    assert plain["images"]["dice"]["mean"] == 1.0
+    # 1/4 everywhere after averaging: below the 0.5 threshold, so nothing is predicted
+    assert mirrored["images"]["dice"]["mean"] == 0.0

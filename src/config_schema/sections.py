@@ -529,6 +529,16 @@ SECTIONS: dict[str, dict[str, Key]] = {
                 "The original inverted training images only, not at inference nor in generator mode (D8, A12)."
             ),
         ),
+        "normalize": Key(
+            choice("none", "zscore"), "none", sees=True, new=True,
+            doc=(
+                '"zscore": each image, after the steps above and augmentation, becomes (v − mean) / SD '
+                "over its pixels and channels (a constant image becomes 0), as float32; it replaces "
+                "[model] input_normalize's ×1/255 and MultiResUNet's built-in ×1/255 (a notice says so) "
+                "and [dataset] image_normalize. Tiled inference uses the whole image's mean and SD for "
+                'every tile. "none": values as the other keys leave them.'
+            ),
+        ),
     },
     "mask": {
         "binarize": Key(
@@ -684,7 +694,8 @@ SECTIONS: dict[str, dict[str, Key]] = {
             BOOL, False, new=True,
             doc=(
                 "Test-time mirroring: average each prediction with its left-right, up-down and doubly mirrored "
-                "predictions (4 passes)."
+                "predictions (4 passes); 2.evaluate's per-image and per-volume scores are taken after it "
+                "(evaluation.csv's batch numbers stay the plain model's)."
             ),
         ),
         "largest_component": Key(
