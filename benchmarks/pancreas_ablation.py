@@ -1,0 +1,272 @@
+"""Which levers help pancreas segmentation: an ablation cross-validated by patient.
+
+Each row is a config: the original's shipped Pancreas-T1 config, CPU-sized
+(128 px, base_kernels (5,5), num_layers 6, dilation (2,2); no previews), then
+levers added one at a time, then other model families with the best levers.
+Every row trains with the real trainer on each fold of a patient-level split
+(`generator/split_master.py --folds K`) for the same CPU time
+(`benchmarks/cpu_budget.py`: stopped like Ctrl-C once the budget is spent,
+best weights kept), and is scored by the real evaluator on the fold's held-out
+patients (`src/CrossValidator.py`). Rows marked "eval" train nothing: they
+score an earlier row's models with an inference-time lever ([infer]
+largest_component, [infer] mirror).
+
+The data are first resized to --size px with the dataset's own nearest-neighbour
+resize and written as PNG (identical pixels to what the dataset would feed the
+model, read faster). Everything lives in --work, so a killed ablation resumes
+where it stopped (run the same command again). Prints a Markdown table (pooled
+per-volume Dice mean ± sample SD over all patients, each scored by the fold that
+held it out; HD95; training CPU time; epochs) and writes WORK/ablation.csv and,
+with --figure, a plot of the per-volume Dice of each row.
+
+Usage:
+    python benchmarks/pancreas_ablation.py --data ../shared/data/Pancreas-CT-NIH --work /tmp/ablation \\
+        [--rows shipped scaled ...] [--budget 480] [--folds 2] [--seed 137] [--figure docs/images/ablation.png]
+"""
+
+import argparse
+import csv
+import glob
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "src"))
+sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+
+import cv2  # noqa: E402
+
+from ConfigParser import ConfigParser, ConfigWarning  # noqa: E402
+
+SHIPPED = os.path.join(REPO, "projects", "TensorflowSlightlyFlexibleUNet", "Pancreas-T1", "train_eval_infer.config")
+SCRIPTS = {"train": "TensorflowUNetTrainer.py", "evaluate": "TensorflowUNetEvaluator.py"}
+
+# name → (what it adds, kind, overrides {section: {key: value}}, row it builds on)
+# kind "train" trains per fold; "eval" re-scores the models of the row it builds on.
+ROWS = {
+    "shipped": ("the original's config, CPU-sized", "train", {}, None),
+    "scaled": ("+ input scaling ×1/255 ([model] input_normalize)", "train",
+               {"model": {"input_normalize": True}}, "shipped"),
+    "bn_lr": ("+ BatchNormalization, learning rate 1e-3", "train",
+              {"model": {"normalization": True, "learning_rate": 0.001}}, "scaled"),
+    "zscore": ("+ per-image z-score instead of ×1/255 ([image] normalize)", "train",
+               {"model": {"input_normalize": False}, "image": {"normalize": "zscore"}}, "bn_lr"),
+    # epochs 8: about what the budget allows at 128 px (shipped: 6 per fold), so that the rate decays
+    "cosine": ("+ cosine schedule over 8 epochs, 1 warm-up epoch (no reducer)", "train",
+               {"train": {"lr_schedule": "cosine", "warmup_epochs": 1, "epochs": 8,
+                          "learning_rate_reducer": False}}, "zscore"),
+    "augment": ("+ online augmentation (flips, rotations, shrinks, shears)", "train",
+                {"model": {"generator": True},
+                 "train": {"steps_per_epoch": 60, "validation_steps": 20},
+                 "augmentor": {"deformation": False, "distortion": False, "barrdistortion": False}}, "cosine"),
+    "largest": ("+ largest connected component per image ([infer] largest_component)", "eval",
+                {"infer": {"largest_component": True}}, "augment"),
+    "mirror": ("+ test-time mirroring ([infer] mirror)", "eval", {"infer": {"mirror": True}}, "largest"),
+}
+FAMILY_ROWS = ("TensorflowAttentionUNet", "TensorflowMultiResUNet", "TensorflowUNet3Plus", "TensorflowSharpUNet")
+
+
+def base_config(size: int) -> dict:
+    """The shipped config as sections of values, CPU-sized, without previews."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConfigWarning)
+        sections = ConfigParser(SHIPPED).to_dict()
+    sections["model"].update(image_width=size, image_height=size, base_kernels=(5, 5), num_layers=6,
+                             dilation=(2, 2))
+    sections["train"].update(epoch_change_infer=False)
+    sections.pop("tiledinfer", None)
+    return sections
+
+
+def row_config(name: str, size: int, best: str | None) -> tuple[dict, str]:
+    """(sections, kind) of a row: its own overrides on top of every row it builds on."""
+    if name in FAMILY_ROWS:
+        from model_zoo import model_text
+
+        sections, _ = row_config(best, size, None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConfigWarning)
+            family = ConfigParser.from_string(model_text(name, size)).to_dict()["model"]
+        family.update(learning_rate=sections["model"]["learning_rate"], generator=sections["model"]["generator"])
+        sections["model"] = family
+        return sections, "train"
+    chain = []
+    while name:
+        chain.append(name)
+        name = ROWS[name][3]
+    sections = base_config(size)
+    for link in reversed(chain):
+        for section, values in ROWS[link][2].items():
+            sections.setdefault(section, {}).update(values)
+    return sections, ROWS[chain[0]][1]
+
+
+def render(sections: dict) -> str:
+    return "".join(f"[{s}]\n" + "".join(f"{k} = {v!r}\n" for k, v in values.items()) + "\n"
+                   for s, values in sections.items())
+
+
+def prepare(data: str, work: str, size: int, folds: int, seed: int) -> str:
+    """WORK/folds: the data resized to `size` px (PNG), split by patient into `folds` folds."""
+    root = os.path.join(work, "folds")
+    if os.path.isfile(os.path.join(root, "splits.json")):
+        return root
+    master = os.path.join(work, "master")
+    for kind in ("images", "masks"):
+        os.makedirs(os.path.join(master, kind), exist_ok=True)
+        for path in sorted(glob.glob(os.path.join(data, kind, "*"))):
+            image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+            if image is None:
+                raise SystemExit(f"cannot read {path}")
+            # INTER_NEAREST: the dataset's resize of images ([dataset] resize_interpolation) and masks
+            small = cv2.resize(image, (size, size), interpolation=cv2.INTER_NEAREST)
+            stem = os.path.splitext(os.path.basename(path))[0]
+            cv2.imwrite(os.path.join(master, kind, stem + ".png"), small)
+    subprocess.run([sys.executable, os.path.join(REPO, "generator", "split_master.py"), master, root,
+                    "--folds", str(folds), "--seed", str(seed)], check=True)
+    return root
+
+
+def run_row(name: str, work: str, root: str, folds: int, budget: float, size: int, seed: int,
+            best: str | None) -> None:
+    sections, kind = row_config(name, size, best)
+    sections["train"]["seed"] = seed
+    project = os.path.join(work, "rows", name)
+    os.makedirs(project, exist_ok=True)
+    for section, key in (("train", "image_datapath"), ("train", "mask_datapath"), ("eval", "image_datapath"),
+                         ("eval", "mask_datapath"), ("test", "image_datapath"), ("test", "mask_datapath")):
+        split = {"train": "train", "eval": "valid", "test": "test"}[section]
+        sections[section][key] = os.path.join(root, "fold_1", split, key.split("_")[0] + "s")
+    sections["model"]["evaluation"] = "test"
+    config = os.path.join(project, "train_eval_infer.config")
+    text = render(sections)
+    if not os.path.exists(config) or open(config).read() != text:
+        with open(config, "w") as f:
+            f.write(text)
+    python = sys.executable
+    src = os.path.join(REPO, "src")
+    steps = [("evaluate", [python, os.path.join(src, SCRIPTS["evaluate"]), "{config}"])]
+    if kind == "train":
+        steps.insert(0, ("train", [python, os.path.join(REPO, "benchmarks", "cpu_budget.py"), str(budget), "--",
+                                   python, os.path.join(src, SCRIPTS["train"]), "{config}"]))
+    else:  # score the models of the row it builds on
+        source = ROWS[name][3]
+        while ROWS[source][1] == "eval":
+            source = ROWS[source][3]
+        for k in range(1, folds + 1):
+            fold = os.path.join(project, f"fold_{k}")
+            os.makedirs(fold, exist_ok=True)
+            link = os.path.join(fold, "models")
+            if not os.path.lexists(link):
+                os.symlink(os.path.join(work, "rows", source, f"fold_{k}", "models"), link)
+            for record in ("cpu_budget.json",):
+                shutil.copy(os.path.join(work, "rows", source, f"fold_{k}", record), fold)
+    print(f"==== row {name}: {row_description(name)}", flush=True)
+    started = time.perf_counter()
+    code = subprocess.run([python, "-c", "import sys, CrossValidator as c; sys.exit(c.main(sys.argv[1:], "
+                           f"steps={steps!r}))", config, str(folds), root], cwd=src,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=src)).returncode
+    if code:
+        raise SystemExit(f"row {name} failed (exit code {code}); run the same command again to resume")
+    print(f"==== row {name}: {(time.perf_counter() - started) / 60:.1f} min", flush=True)
+
+
+def row_description(name: str) -> str:
+    return f"{name} with the best levers" if name in FAMILY_ROWS else ROWS[name][0]
+
+
+def row_results(name: str, work: str, folds: int) -> dict:
+    """Per-volume Dice and HD95 of every patient, training CPU seconds and epochs per fold."""
+    from learn_real_anatomy import _slice_means
+
+    project = os.path.join(work, "rows", name)
+    dice, hd95, cpu, epochs = {}, [], [], []
+    for k in range(1, folds + 1):
+        fold = os.path.join(project, f"fold_{k}")
+        with open(os.path.join(fold, "evaluation_per_volume.csv"), newline="") as f:
+            volumes = list(csv.DictReader(f))
+        with open(os.path.join(fold, "evaluation_per_image.csv"), newline="") as f:
+            slices = _slice_means(list(csv.DictReader(f)), "px")
+        for row in volumes:
+            if row["dice"]:
+                dice[row["volume"]] = float(row["dice"])
+            distance = row["hd95"] or (slices.get(row["volume"], (None,))[0])
+            if distance not in (None, ""):
+                hd95.append(float(distance))
+        with open(os.path.join(fold, "cpu_budget.json")) as f:
+            cpu.append(json.load(f)["cpu_s"])
+        losses = os.path.join(os.path.realpath(os.path.join(fold, "models")), "..", "eval", "train_losses.csv")
+        epochs.append(len(open(losses).read().splitlines()) - 1 if os.path.isfile(losses) else 0)
+    return {"dice": dice, "hd95": hd95, "cpu": cpu, "epochs": epochs}
+
+
+def _mean_sd(values) -> str:
+    values = list(values)
+    return f"{statistics.fmean(values):.3f} ± {statistics.stdev(values):.3f}" if len(values) > 1 else "—"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="images/ and masks/ of the master dataset")
+    parser.add_argument("--work", required=True, help="folder for the resized data, folds and runs (kept)")
+    parser.add_argument("--rows", nargs="*", default=list(ROWS) + ["TensorflowAttentionUNet"])
+    parser.add_argument("--best", default="augment", help="the row whose levers the family rows use")
+    parser.add_argument("--budget", type=float, default=480, help="training CPU seconds per fold (all cores)")
+    parser.add_argument("--folds", type=int, default=2)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=137, help="[train] seed of every row (the split's is 137)")
+    parser.add_argument("--figure", help="write a plot of the per-volume Dice of each row here")
+    args = parser.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    root = prepare(args.data, args.work, args.size, args.folds, 137)
+    for name in args.rows:
+        run_row(name, args.work, root, args.folds, args.budget, args.size, args.seed, args.best)
+    results = {name: row_results(name, args.work, args.folds) for name in args.rows}
+    lines = [f"{os.cpu_count()} CPUs; {args.folds} folds by patient; {args.size} px; "
+             f"{args.budget:.0f} training CPU s per fold; [train] seed {args.seed}", "",
+             "| row | adds | per-volume Dice (mean ± SD) | patients | HD95 px (mean ± SD) | training CPU s per fold "
+             "| epochs per fold |", "|---|---|---|---|---|---|---|"]
+    with open(os.path.join(args.work, "ablation.csv"), "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["row", "volume", "dice"])
+        for name, r in results.items():
+            for volume, value in sorted(r["dice"].items()):
+                writer.writerow([name, volume, f"{value:.6f}"])
+            lines.append(f"| {name} | {row_description(name)} | {_mean_sd(r['dice'].values())} | {len(r['dice'])} "
+                         f"| {_mean_sd(r['hd95'])} | {' / '.join(f'{c:.0f}' for c in r['cpu'])} "
+                         f"| {' / '.join(map(str, r['epochs']))} |")
+    print("\n".join(lines))
+    if args.figure:
+        figure(results, args.figure)
+    return 0
+
+
+def figure(results: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results)
+    fig, ax = plt.subplots(figsize=(1.1 * len(names) + 2, 4))
+    ax.boxplot([list(results[n]["dice"].values()) for n in names], showmeans=True)
+    for i, name in enumerate(names, start=1):
+        values = list(results[name]["dice"].values())
+        ax.scatter([i + 0.12] * len(values), values, s=8, alpha=0.5)
+    ax.set_xticks(range(1, len(names) + 1), [n.replace("Tensorflow", "") for n in names], rotation=30, ha="right")
+    ax.set_ylabel("per-volume Dice (held-out patients)")
+    ax.set_ylim(0, 1)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""The recommended Pancreas-T1 config (issue 15): it parses without a warning and keeps its promises."""
+
+import os
+import warnings
+
+from ConfigParser import ConfigParser
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROJECT = os.path.join(REPO, "projects", "TensorflowSlightlyFlexibleUNet", "Pancreas-T1")
+
+
+def test_recommended_config_is_clean_cpu_sized_and_slice_only():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a misspelled or misplaced key would warn
+        config = ConfigParser(os.path.join(PROJECT, "train_eval_infer_recommended.config"))
+    shipped = ConfigParser(os.path.join(PROJECT, "train_eval_infer.config"))
+    get = config.get
+    assert get("model", "image_channels") == 3 and get("model", "image_width") == 128
+    assert "dice_coef" in get("model", "metrics")
+    assert get("image", "normalize") == "zscore" and get("train", "lr_schedule") == "cosine"
+    assert get("infer", "largest_component") and get("infer", "mirror")
+    # its outputs never land in the shipped config's folders
+    for section, key in (("train", "model_dir"), ("train", "eval_dir"), ("train", "epoch_change_infer_dir"),
+                         ("infer", "output_dir")):
+        assert get(section, key) != shipped.get(section, key), key
+    # the same data as the shipped config
+    for section in ("train", "eval", "test"):
+        assert get(section, "image_datapath") == shipped.get(section, "image_datapath")
