@@ -13,8 +13,10 @@ largest_component, [infer] mirror).
 
 The data are first resized to --size px with the dataset's own nearest-neighbour
 resize and written as PNG (identical pixels to what the dataset would feed the
-model, read faster). Everything lives in --work, so a killed ablation resumes
-where it stopped (run the same command again). Prints a Markdown table (pooled
+model, read faster); JPEG masks are written as the 0/255 foreground the dataset
+reads from them (grey >= 128), since a PNG's every non-zero pixel is foreground.
+Everything lives in --work, so a killed ablation resumes where it stopped (run
+the same command again). Prints a Markdown table (pooled
 per-volume Dice mean ± sample SD over all patients, each scored by the fold that
 held it out; HD95; training CPU time; epochs) and writes WORK/ablation.csv and,
 with --figure, a plot of the per-volume Dice of each row.
@@ -41,6 +43,7 @@ sys.path.insert(0, os.path.join(REPO, "src"))
 sys.path.insert(0, os.path.join(REPO, "benchmarks"))
 
 import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 
 from ConfigParser import ConfigParser, ConfigWarning  # noqa: E402
 
@@ -126,6 +129,11 @@ def prepare(data: str, work: str, size: int, folds: int, seed: int) -> str:
                 raise SystemExit(f"cannot read {path}")
             # INTER_NEAREST: the dataset's resize of images ([dataset] resize_interpolation) and masks
             small = cv2.resize(image, (size, size), interpolation=cv2.INTER_NEAREST)
+            if kind == "masks" and os.path.splitext(path)[1].lower() in (".jpg", ".jpeg"):
+                # The foreground the dataset reads from a JPEG mask (grey >= 128 with binarize = False),
+                # written 0/255: as PNG its compression fringe (1..127, a third more pixels on NIH)
+                # would count as foreground.
+                small = np.where(small >= 128, 255, 0).astype(np.uint8)
             stem = os.path.splitext(os.path.basename(path))[0]
             cv2.imwrite(os.path.join(master, kind, stem + ".png"), small)
     subprocess.run([sys.executable, os.path.join(REPO, "generator", "split_master.py"), master, root,

@@ -17,7 +17,7 @@ def test_recommended_config_is_clean_cpu_sized_and_slice_only():
     get = config.get
     assert get("model", "image_channels") == 3 and get("model", "image_width") == 128
     assert "dice_coef" in get("model", "metrics")
-    assert get("image", "normalize") == "zscore" and get("train", "lr_schedule") == "cosine"
+    assert get("image", "normalize") == "zscore" and get("model", "normalization")
     assert get("infer", "largest_component") and get("infer", "mirror")
     # its outputs never land in the shipped config's folders
     for section, key in (("train", "model_dir"), ("train", "eval_dir"), ("train", "epoch_change_infer_dir"),

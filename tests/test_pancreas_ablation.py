@@ -1,0 +1,40 @@
+"""benchmarks/pancreas_ablation.py's data preparation feeds the model what the dataset would read."""
+
+import os
+import sys
+
+import cv2
+import numpy as np
+from conftest import config_text, small_model_section
+
+from ConfigParser import ConfigParser
+from ImageMaskDataset import ImageMaskDataset
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+import pancreas_ablation  # noqa: E402
+
+
+def test_resized_masks_hold_the_jpeg_foreground_not_its_fringe(tmp_path):
+    data = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    for kind in ("images", "masks"):
+        (data / kind).mkdir(parents=True)
+    for v in range(6):
+        image = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+        mask = np.zeros((64, 64), np.uint8)
+        cv2.circle(mask, (30, 30), 12, 255, -1)
+        cv2.imwrite(str(data / "images" / f"P_{v:04d}-100.jpg"), image)
+        cv2.imwrite(str(data / "masks" / f"P_{v:04d}-100.jpg"), mask, [cv2.IMWRITE_JPEG_QUALITY, 60])
+    root = pancreas_ablation.prepare(str(data), str(tmp_path / "work"), 32, 2, 137)
+    assert os.path.isfile(os.path.join(root, "splits.json"))
+    sections = {"model": small_model_section(32), "train": {"image_datapath": str(data / "images"),
+                                                            "mask_datapath": str(data / "masks")}}
+    dataset = ImageMaskDataset(ConfigParser.from_string(config_text(sections)))
+    for name in os.listdir(data / "masks"):
+        written = cv2.imread(str(tmp_path / "work" / "master" / "masks" / name.replace(".jpg", ".png")), 0)
+        assert set(np.unique(written)) <= {0, 255}
+        jpeg = cv2.imread(str(data / "masks" / name), 0)
+        assert ((jpeg > 0) & (jpeg < 128)).any()  # the fringe this guards against is there
+        read, _ = dataset.read_mask(str(data / "masks" / name))  # what training on the JPEG would see
+        np.testing.assert_array_equal(written > 0, cv2.resize(read[..., 0], (32, 32),
+                                                              interpolation=cv2.INTER_NEAREST) > 0)
