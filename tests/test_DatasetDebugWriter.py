@@ -98,7 +98,7 @@ def test_class_masks_are_spread_over_the_grey_range(tmp_path, monkeypatch):
     classes = np.array([[0, 1], [2, 2]], np.uint8)[..., None]
     dataset = SimpleNamespace(
         read_pair=lambda image_path, mask_path: (np.zeros((2, 2, 3), np.uint8), classes),
-        preprocessor=SimpleNamespace(outputs_rgb=False),
+        preprocessor=SimpleNamespace(outputs_rgb=False, zscore=False),
     )
     config = ConfigParser.from_string(config_text({"model": small_model_section(16, num_classes=3)}))
     pairs = [(f"in/{n}.jpg", f"in/{n}.png") for n in ("b", "a", "c")]
