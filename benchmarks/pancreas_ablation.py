@@ -45,7 +45,9 @@ sys.path.insert(0, os.path.join(REPO, "benchmarks"))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from atomic import write_text  # noqa: E402
 from ConfigParser import ConfigParser, ConfigWarning  # noqa: E402
+from CrossValidator import DATA_KEYS  # noqa: E402
 
 SHIPPED = os.path.join(REPO, "projects", "TensorflowSlightlyFlexibleUNet", "Pancreas-T1", "train_eval_infer.config")
 SCRIPTS = {"train": "TensorflowUNetTrainer.py", "evaluate": "TensorflowUNetEvaluator.py"}
@@ -147,16 +149,13 @@ def run_row(name: str, work: str, root: str, folds: int, budget: float, size: in
     sections["train"]["seed"] = seed
     project = os.path.join(work, "rows", name)
     os.makedirs(project, exist_ok=True)
-    for section, key in (("train", "image_datapath"), ("train", "mask_datapath"), ("eval", "image_datapath"),
-                         ("eval", "mask_datapath"), ("test", "image_datapath"), ("test", "mask_datapath")):
-        split = {"train": "train", "eval": "valid", "test": "test"}[section]
-        sections[section][key] = os.path.join(root, "fold_1", split, key.split("_")[0] + "s")
+    for (section, key), (split, kind) in DATA_KEYS.items():  # CrossValidator points them at each fold
+        sections[section][key] = os.path.join(root, "fold_1", split, kind)
     sections["model"]["evaluation"] = "test"
     config = os.path.join(project, "train_eval_infer.config")
     text = render(sections)
-    if not os.path.exists(config) or open(config).read() != text:
-        with open(config, "w") as f:
-            f.write(text)
+    if not os.path.exists(config) or _read(config) != text:  # unchanged: CrossValidator's state stays valid
+        write_text(config, text)
     python = sys.executable
     src = os.path.join(REPO, "src")
     steps = [("evaluate", [python, os.path.join(src, SCRIPTS["evaluate"]), "{config}"])]
@@ -173,8 +172,7 @@ def run_row(name: str, work: str, root: str, folds: int, budget: float, size: in
             link = os.path.join(fold, "models")
             if not os.path.lexists(link):
                 os.symlink(os.path.join(work, "rows", source, f"fold_{k}", "models"), link)
-            for record in ("cpu_budget.json",):
-                shutil.copy(os.path.join(work, "rows", source, f"fold_{k}", record), fold)
+            shutil.copy(os.path.join(work, "rows", source, f"fold_{k}", "cpu_budget.json"), fold)
     print(f"==== row {name}: {row_description(name)}", flush=True)
     started = time.perf_counter()
     code = subprocess.run([python, "-c", "import sys, CrossValidator as c; sys.exit(c.main(sys.argv[1:], "
@@ -183,6 +181,11 @@ def run_row(name: str, work: str, root: str, folds: int, budget: float, size: in
     if code:
         raise SystemExit(f"row {name} failed (exit code {code}); run the same command again to resume")
     print(f"==== row {name}: {(time.perf_counter() - started) / 60:.1f} min", flush=True)
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
 
 
 def row_description(name: str) -> str:

@@ -221,7 +221,7 @@ class ImagePreprocessor:
         its own), divided by 255 (`[dataset] image_normalize`), or as it is."""
         if self.zscore:
             mean, sd = stats if stats is not None else zscore_stats(image)
-            return ((image.astype(np.float32) - mean) / sd).astype(np.float32)
+            return (image.astype(np.float32) - mean) / np.float32(sd)
         return image.astype(np.float32) / 255.0 if self.normalize else image
 
     def adjust(self, bgr: np.ndarray) -> np.ndarray:

@@ -145,7 +145,7 @@ class TensorflowModel:
 
     def check_pretrained_channels(self, channels: int, weights, encoder: str) -> None:
         """A ConfigError naming image_channels when pretrained weights meet other than 3 channels."""
-        if weights is not None and self.config.get(ConfigParser.IMAGE, "normalize") == "zscore":
+        if weights is not None and self._zscored():
             raise self.config.error(
                 ConfigParser.IMAGE, "normalize",
                 f"pretrained {encoder} weights expect 0-255 images, not z-scored ones; use normalize = "
@@ -160,11 +160,15 @@ class TensorflowModel:
     def scales_input(self, wanted: bool = True) -> bool:
         """Whether the model's first layer is to divide by 255: `wanted` (input_normalize, or a family's
         built-in scaling), unless `[image] normalize = "zscore"` already standardises each image."""
-        if wanted and self.config.get(ConfigParser.IMAGE, "normalize") == "zscore":
+        if wanted and self._zscored():
             print(f"--- [image] normalize = \"zscore\": {type(self).__name__} does not divide its input by 255 "
                   "([model] input_normalize or the family's own scaling is not applied)")
             return False
         return bool(wanted)
+
+    def _zscored(self) -> bool:
+        """`[image] normalize = "zscore"`: each image reaches the model standardised."""
+        return self.config.get(ConfigParser.IMAGE, "normalize") == "zscore"
 
     def model_key(self, key: str):
         """`[model] key` (its default when unset; a ConfigError when it is required)."""
