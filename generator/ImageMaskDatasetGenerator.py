@@ -70,6 +70,7 @@ from volume_slices import (  # noqa: E402, F401 - FIXED_ORIENTATION, NIFTI_SUFFI
     NIFTI_SUFFIXES,
     SETTINGS_FIELDS,
     VolumeError,
+    context_stack,
     lpi_transform,
     nifti_stem,
     read_nifti,
@@ -278,7 +279,7 @@ class ImageMaskDatasetGenerator:
             if index in empty and index not in kept:
                 continue
             stem = f"{name}_{index}"
-            image = self._image(data, index, planes)
+            image = context_stack(data, index, self.context, self.size, self.rotation, planes)
             plane = mask[:, :, index] if self.multi_class else mask[:, :, index] * 255
             label = square_slice(plane, self.size, self.rotation, nearest=True)
             image_file = f"{stem}.{self.image_format}"
@@ -298,21 +299,6 @@ class ImageMaskDatasetGenerator:
                 "context": self.context,
             })
         return rows
-
-    def _image(self, data: np.ndarray, index: int, planes: dict) -> np.ndarray:
-        """Slice `index` as written: (H, W) grey, (H, W, 3) BGR for context 1, else (H, W, 2K+1)."""
-        def plane(n):
-            if n not in planes:
-                planes[n] = square_slice(data[:, :, n], self.size, self.rotation, nearest=False)
-            return planes[n]
-
-        if self.context == 0:
-            return plane(index)
-        depth = data.shape[2]
-        stack = np.stack([plane(min(max(n, 0), depth - 1))
-                          for n in range(index - self.context, index + self.context + 1)], axis=-1)
-        # OpenCV writes its arrays as BGR: reversed, the PNG's red channel is n−1.
-        return stack[..., ::-1].copy() if self.context == 1 else stack
 
 
 def _write(path: str, array: np.ndarray, params: list) -> None:

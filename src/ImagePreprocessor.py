@@ -208,6 +208,11 @@ class ImagePreprocessor:
         """A decoded BGR image (any size) as the model sees it: `read` without the file."""
         return self.finish(self.resize(self.adjust(bgr)))
 
+    def prepare_stack(self, stack: np.ndarray, name: str) -> np.ndarray:
+        """A (H, W, C) channel stack (a `.npy` file's, or one built from a volume) as the model sees it:
+        `read` without the file; `name` says in an error which stack it was."""
+        return self.finish(self.resize(self.adjust_stack(stack, name)))
+
     def resize(self, adjusted: np.ndarray) -> np.ndarray:
         """An `adjust`ed image (or a crop of one) at the model's size, (H, W, C) uint8."""
         image = in_channel_groups(
@@ -227,8 +232,8 @@ class ImagePreprocessor:
     def adjust(self, bgr: np.ndarray) -> np.ndarray:
         """The `[image]` steps and colour handling, at the file's own size."""
         if self.channels not in (1, 3):
-            raise DataError(f"[model] image_channels = {self.channels} takes .npy channel stacks, which only "
-                            "training and evaluation read as stacks; this step reads pictures (1 or 3 channels)")
+            raise DataError(f"[model] image_channels = {self.channels} takes .npy channel stacks, but this "
+                            "is a picture (1 or 3 channels)")
         image = self._intensity_steps(bgr)
         if self.converter is not None:
             image = cv2.cvtColor(image, self.converter)

@@ -7,7 +7,8 @@ is a `Target`; how a probability map becomes files is `PredictionWriter`.
 Tiled inference (`TiledInferencer`) overrides `predict` only.
 
 Whole-image prediction reads each image exactly as training does
-(ImagePreprocessor), predicts in batches, optionally averages mirrored
+(ImagePreprocessor; a `.npy` channel stack as a stack, its centre channel
+as the picture of overlays), predicts in batches, optionally averages mirrored
 predictions (`[infer] mirror`, new), and Gaussian-blurs the map (`[infer]
 blur`, `ksize`). Folders are created if needed and never emptied; same-name
 files are replaced atomically.
@@ -23,7 +24,7 @@ import numpy as np
 from ConfigParser import ConfigParser
 from errors import DataError
 from ImageMaskDataset import list_images
-from ImagePreprocessor import ImagePreprocessor, read_file
+from ImagePreprocessor import ImagePreprocessor, is_stack_file, read_file, read_stack
 from mirroring import mirrored
 from PredictionWriter import PredictionWriter
 from progress import progress
@@ -166,14 +167,23 @@ class Inferencer:
         batches = range(0, len(files), self.batch_size)
         for start in progress(batches, len(files), "images", self.target.verbose, step=self.batch_size):
             batch = files[start : start + self.batch_size]
-            images = [read_file(path) for path in batch]
-            for path, image, prediction in zip(batch, images, self.predict(images)):
+            images = [read_file(path) for path in batch]  # a stack's centre channel: the overlays' picture
+            for path, image, prediction in zip(batch, images, self.predict_files(batch, images)):
                 if self.blur:
                     prediction = cv2.GaussianBlur(prediction, self.ksize, 0)
                     if prediction.ndim == 2:
                         prediction = prediction[..., np.newaxis]
                 written.append(self.writer.write(path, image, prediction, epoch))
         return written
+
+    def predict_files(self, paths: list[str], images: list[np.ndarray]) -> list[np.ndarray]:
+        """Probability maps of files read as `images`: `predict` on pictures; `.npy` channel stacks
+        are read again as the stacks they are (training reads them so), not as their picture."""
+        if not any(is_stack_file(path) for path in paths):
+            return self.predict(images)
+        x = np.stack([self.preprocessor.prepare_stack(read_stack(path), path) if is_stack_file(path)
+                      else self.preprocessor.prepare(image) for path, image in zip(paths, images)])
+        return list(self.predict_arrays(x))
 
     def predict(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """Probability maps (H, W, num_classes) of decoded BGR images, any sizes.

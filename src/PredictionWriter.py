@@ -23,6 +23,7 @@ from atomic import write_image
 from binarize import binarize
 from ConfigParser import ConfigParser, ConfigWarning
 from GrayScaleImageWriter import GrayScaleImageWriter
+from ImagePreprocessor import is_stack_file
 from MaskColorizedWriter import MaskColorizedWriter
 from postprocess import keep_largest
 
@@ -89,7 +90,10 @@ class PredictionWriter:
 
     def _merge(self, path: str, image: np.ndarray, mask_rgb: np.ndarray) -> None:
         merged = cv2.add(image, cv2.cvtColor(mask_rgb, cv2.COLOR_RGB2BGR))
-        target = os.path.join(self.target.merged_dir, os.path.basename(path))
+        name = os.path.basename(path)
+        if is_stack_file(path):  # the overlay of a .npy channel stack is a picture of its centre channel
+            name = os.path.splitext(name)[0] + ".png"
+        target = os.path.join(self.target.merged_dir, name)
         write_image(target, merged)
         if self.target.verbose:
             print(f"=== Saved {target}")

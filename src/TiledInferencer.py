@@ -14,7 +14,8 @@ import numpy as np
 
 import tiling
 from ConfigParser import ConfigParser
-from ImagePreprocessor import zscore_stats
+from errors import DataError
+from ImagePreprocessor import is_stack_file, zscore_stats
 from Inferencer import Inferencer, Target, existing_dir, keep_stem
 from progress import progress
 
@@ -58,6 +59,10 @@ class TiledInferencer(Inferencer):
         self.blending = get(ConfigParser.TILEDINFER, "blending")
         self.background = get(ConfigParser.TILEDINFER, "background")
         super().__init__(model, config, target or tiled_target(config))
+        stacks = [path for path in self.files() if is_stack_file(path)] if self.target.images_dir else []
+        if stacks:  # its masks keep the input's extension: a .npy "mask" would be nobody's file
+            raise DataError(f"{stacks[0]}: tiled inference reads pictures, not .npy channel stacks; "
+                            "predict stacks with 3.infer ([infer] images_dir)")
 
     def predict(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """Probability maps at each image's own size: tiles blended, then ANDed with the whole-image map."""

@@ -11,7 +11,9 @@ voxel order, affine and header and overlays it in a viewer. Voxels are 0/1
 (probability ≥ 0.5) for one class, the most likely class for N > 1. With
 `[infer] largest_component` (new) only the largest connected component of
 each foreground class is kept, in 3-D over the whole volume (26 neighbours;
-src/postprocess.py).
+src/postprocess.py). A model trained on the converter's `--context K` stacks
+(manifest.csv's `context` column) is given the same stacks of 2K+1
+neighbouring slices, in the same channel order (`volume_slices.context_stack`).
 
 The converter records its settings in manifest.csv; they are checked against
 the `[infer] volume_*` keys before anything is predicted (`settings_manifest`).
@@ -35,10 +37,10 @@ from volume_slices import (
     NIFTI_SUFFIXES,
     SETTINGS_FIELDS,
     VolumeError,
+    context_stack,
     from_lpi,
     nifti_stem,
     read_nifti,
-    square_slice,
     stored_orientation,
     three_d,
     to_lpi,
@@ -142,6 +144,7 @@ class VolumeInferencer:
         self.volumes_dir = config.require(self.section, "volumes_dir")
         self.output_dir = config.require(self.section, "output_dir")
         self.files = self._list()
+        self.context = 0  # the converter's --context K, from its manifest
         self.manifest = self._check_settings()
         for path in self.files:
             self._header(path)
@@ -168,16 +171,29 @@ class VolumeInferencer:
         each class's largest 3-D connected component only."""
         labels = np.zeros(volume.shape, np.uint8)
         plane_shape = volume.shape[:2]
+        planes: dict[int, np.ndarray] = {}  # square slices, each resized once for its 2K+1 stacks
         for start in range(0, volume.shape[2], BATCH_SIZE):
             indices = range(start, min(start + BATCH_SIZE, volume.shape[2]))
-            # Training read the converter's grey files as three equal BGR channels (cv2.IMREAD_COLOR).
-            slices = [cv2.cvtColor(square_slice(volume[:, :, k], self.size, self.rotation, nearest=False),
-                                   cv2.COLOR_GRAY2BGR) for k in indices]
-            for k, prediction in zip(indices, self.inferencer.predict(slices)):
+            for k in [k for k in planes if k < start - self.context]:
+                del planes[k]
+            slices = [context_stack(volume, k, self.context, self.size, self.rotation, planes) for k in indices]
+            for k, prediction in zip(indices, self._predict(slices, indices)):
                 if self.inferencer.blur:
                     prediction = cv2.GaussianBlur(prediction, self.inferencer.ksize, 0).reshape(prediction.shape)
                 labels[:, :, k] = self.labels(unsquare_slice(prediction, plane_shape, self.rotation))
         return largest_component_per_class(labels) if self.largest else labels
+
+    def _predict(self, slices: list[np.ndarray], indices) -> list[np.ndarray]:
+        """Probability maps of square slices as the converter writes them (`context_stack`)."""
+        if self.context <= 1:
+            # As training read the converter's files (cv2.IMREAD_COLOR): a grey slice as three equal
+            # BGR channels, a 3-slice stack as the BGR PNG it is.
+            return self.inferencer.predict([s if s.ndim == 3 else cv2.cvtColor(s, cv2.COLOR_GRAY2BGR)
+                                            for s in slices])
+        # 2K+1 >= 5 slices: as the .npy stacks training read, channel order n-K … n+K, no colour swap
+        x = np.stack([self.inferencer.preprocessor.prepare_stack(s, f"slice {k} (context stack)")
+                      for s, k in zip(slices, indices)])
+        return list(self.inferencer.predict_arrays(x))
 
     def labels(self, prediction: np.ndarray) -> np.ndarray:
         """A (h, w, C) probability map as labels: 0/1 for one class, else the most likely class."""
@@ -214,16 +230,26 @@ class VolumeInferencer:
 
     def _check_settings(self) -> str | None:
         manifest = settings_manifest(self.config)
+        channels = self.config.get(ConfigParser.MODEL, "image_channels")
+        if manifest is None and channels not in (1, 3):
+            raise self.config.error(ConfigParser.MODEL, "image_channels",
+                                    "a model of context stacks segments volumes only with the converter's "
+                                    "manifest.csv, which records how many neighbours a stack holds: set "
+                                    "[infer] volume_manifest")
         if manifest is None:
             print("=== No converter manifest.csv set ([infer] volume_manifest) or found above [train] "
                   "image_datapath: the [infer] volume_* keys are not checked")
             return None
         rows = manifest_rows(manifest)
-        context = recorded_context(manifest, rows)
-        if context:
-            raise ConfigError(f"{manifest}: the training slices are {2 * context + 1}-slice context stacks "
-                              f"(converter --context {context}); volume inference builds single slices only, "
-                              "so the model would see other inputs than it was trained on")
+        self.context = recorded_context(manifest, rows)
+        if self.context and channels != 2 * self.context + 1:
+            raise self.config.error(ConfigParser.MODEL, "image_channels",
+                                    f"the training slices in {manifest} are "
+                                    f"{2 * self.context + 1}-slice context stacks (converter --context "
+                                    f"{self.context}); set image_channels = {2 * self.context + 1}")
+        if self.context:
+            print(f"=== [{self.section}] volumes_dir: each slice with its {self.context} neighbours on either side "
+                  f"({2 * self.context + 1} channels), as the converter's --context {self.context} in {manifest}")
         recorded = recorded_settings(manifest, rows)
         if recorded is None:
             warnings.warn(f"{manifest} records no converter settings ({', '.join(SETTINGS_FIELDS)}): the "

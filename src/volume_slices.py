@@ -7,7 +7,8 @@ so a model sees a volume at inference exactly as it saw its training data;
 
 A slice is taken from a volume in L-P-I orientation (`to_lpi`), its
 intensities are 8-bit (`to_uint8`), and it is padded to a centred square,
-resized and rotated (`square_slice`).
+resized and rotated (`square_slice`). With the converter's `--context K` a
+slice is the stack of its 2K+1 neighbours (`context_stack`).
 """
 
 import os
@@ -116,6 +117,32 @@ def square_slice(plane: np.ndarray, size: int, rotation: int, nearest: bool) -> 
         resample = Image.NEAREST if nearest else Image.BICUBIC
         canvas = np.asarray(Image.fromarray(canvas).resize((size, size), resample))
     return np.ascontiguousarray(np.rot90(canvas, k=(rotation // 90) % 4))
+
+
+def context_stack(volume: np.ndarray, index: int, context: int, size: int, rotation: int,
+                  planes: dict | None = None) -> np.ndarray:
+    """Slice `index` of an 8-bit volume as the converter writes it and the dataset reads it back.
+
+    `context` 0: the (H, W) grey square slice. K >= 1: slices index−K … index+K
+    (edge slices repeat the nearest one) as channels, in that order: (H, W, 3)
+    BGR for K = 1, so that the PNG the converter writes (and cv2 reads) has
+    slice n−1 as red; (H, W, 2K+1) as stored in a `.npy` file for K >= 2.
+    `planes` (slice index → square slice) spares a slice's resize when it
+    appears in several stacks.
+    """
+    planes = {} if planes is None else planes
+
+    def plane(n: int) -> np.ndarray:
+        if n not in planes:
+            planes[n] = square_slice(volume[:, :, n], size, rotation, nearest=False)
+        return planes[n]
+
+    if context == 0:
+        return plane(index)
+    depth = volume.shape[2]
+    stack = np.stack([plane(min(max(n, 0), depth - 1)) for n in range(index - context, index + context + 1)],
+                     axis=-1)
+    return stack[..., ::-1].copy() if context == 1 else stack
 
 
 def unsquare_slice(square: np.ndarray, shape: tuple[int, int], rotation: int) -> np.ndarray:

@@ -213,3 +213,57 @@ def test_a_short_last_batch_is_padded_so_the_model_sees_one_batch_shape(tmp_path
     assert len(os.listdir(tmp_path / "out")) == 5
     maps = inferencer.predict([np.full((30, 40, 3), 250, np.uint8)])
     assert len(maps) == 1 and model.shapes[-1][0] == inferencer.batch_size
+
+
+class ChannelRecorder:
+    """Remembers what it is given; predicts foreground where channel 0 (the stack's slice n−K) is bright."""
+
+    def __init__(self):
+        self.batches = []
+
+    def predict_on_batch(self, x):
+        self.batches.append(np.array(x))
+        return (x[..., :1] > 0.5).astype(np.float32)
+
+
+def test_npy_channel_stacks_are_predicted_as_the_stacks_training_reads(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    stacks = {}
+    for stem, bright in (("s0", 0), ("s1", 1)):
+        stack = np.stack([np.full((30, 40), 40 * (c + 1), np.uint8) for c in range(5)], axis=-1)
+        stack[:, :20, 0] = 250 if bright else 10  # the left half of slice n−K decides the prediction
+        np.save(folder / f"{stem}.npy", stack)
+        stacks[stem] = stack
+    sections = {
+        "model": small_model_section(32, image_channels=5),
+        "dataset": {"image_normalize": True},
+        "infer": {"images_dir": str(folder), "output_dir": str(tmp_path / "out"), "merged_dir": str(tmp_path / "m")},
+        "segmentation": {"colorize": False},
+    }
+    model = ChannelRecorder()
+    written = Inferencer(model, ConfigParser.from_string(config_text(sections), "i.config")).infer()
+    assert [os.path.basename(p) for p in written] == ["s0.jpg", "s1.jpg"]
+    [seen] = model.batches
+    assert seen.shape == (4, 32, 32, 5)  # two stacks and the padding of a short batch
+    # channel order as stored, never colour-swapped: channel c is 40(c+1)/255 on the right half
+    np.testing.assert_allclose(seen[:2, :, -4:].mean(axis=(0, 1, 2)), [40 * (c + 1) / 255 for c in range(5)], atol=1e-5)
+    for stem, expected_left in (("s0", 0), ("s1", 255)):
+        mask = cv2.imread(str(tmp_path / "out" / f"{stem}.jpg"), cv2.IMREAD_GRAYSCALE)
+        assert mask.shape == (30, 40)  # the stack's own size
+        assert abs(int(np.median(mask[:, :15])) - expected_left) <= 3 and mask[:, 25:].max() < 20
+        assert (tmp_path / "m" / f"{stem}.png").is_file()  # the overlay is a picture of the centre channel
+
+
+def test_tiled_inference_refuses_npy_stacks_naming_one(tmp_path):
+    from TiledInferencer import TiledInferencer
+
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    np.save(folder / "s.npy", np.zeros((30, 40, 5), np.uint8))
+    sections = {
+        "model": small_model_section(32, image_channels=5),
+        "tiledinfer": {"images_dir": str(folder), "output_dir": str(tmp_path / "out"), "split_size": 32},
+    }
+    with pytest.raises(DataError, match=r"s\.npy: tiled inference reads pictures, not \.npy channel stacks"):
+        TiledInferencer(ConstantModel(0.5), ConfigParser.from_string(config_text(sections), "t.config"))

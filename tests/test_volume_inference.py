@@ -2,6 +2,7 @@
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 
@@ -298,9 +299,47 @@ def test_the_infer_script_segments_a_phantom_volume_end_to_end(tmp_path):
     assert result.returncode == 1 and len(errors) == 1 and "volume_size = 32 (converter: 64)" in errors[0]
 
 
-def test_volumes_are_refused_for_a_model_trained_on_context_stacks(tmp_path):
-    converted_dataset(tmp_path, size=64, context=1)
+class Recorder:
+    """Remembers every batch it is given; predicts nothing."""
+
+    def __init__(self):
+        self.batches = []
+
+    def predict_on_batch(self, x):
+        self.batches.append(np.array(x))
+        return np.zeros(x.shape[:3] + (1,), np.float32)
+
+
+@pytest.mark.parametrize("context", [1, 2])
+def test_volume_slices_of_a_context_model_are_the_stacks_training_read(tmp_path, context):
+    """Each slice the model is given is the array the dataset reads from the converter's file of it."""
+    from ImagePreprocessor import ImagePreprocessor
+
+    pairs = converted_dataset(tmp_path, size=64, context=context)
+    volume = os.path.basename(pairs[0][0])
+    os.makedirs(tmp_path / "volumes")
+    shutil.copy(pairs[0][0], tmp_path / "volumes")
+    config = make_config(tmp_path, model=small_model_section(48, image_channels=2 * context + 1),
+                         volume_manifest=str(tmp_path / "master/manifest.csv"), volume_size=64)
+    recorder = Recorder()
+    segment(tmp_path, recorder, config)
+    seen = np.concatenate(recorder.batches)
+    with open(tmp_path / "master/manifest.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["source_image"] == volume]
+    assert len(rows) >= 3 and seen.shape[-1] == 2 * context + 1
+    preprocessor = ImagePreprocessor(config)
+    for row in rows:
+        expected, _ = preprocessor.read(str(tmp_path / "master/images" / row["image"]))
+        np.testing.assert_array_equal(seen[int(row["slice"])], expected)
+
+
+def test_a_context_model_needs_the_stacks_channels_and_a_manifest(tmp_path):
+    converted_dataset(tmp_path, size=64, context=2)
     save_volume(tmp_path / "volumes", "v.nii.gz", noise_volume(), RAS)
     config = make_config(tmp_path, volume_manifest=str(tmp_path / "master/manifest.csv"), volume_size=64)
-    with pytest.raises(ConfigError, match=r"3-slice context stacks \(converter --context 1\)"):
+    with pytest.raises(ConfigError, match=r"image_channels = 3: the training slices in .* are 5-slice context "
+                                          r"stacks \(converter --context 2\); set image_channels = 5"):
+        VolumeInferencer(Inferencer(GreyThreshold(), config), config)
+    config = make_config(tmp_path, model=small_model_section(48, image_channels=5), volume_size=64)
+    with pytest.raises(ConfigError, match=r"image_channels = 5: .*set \[infer\] volume_manifest"):
         VolumeInferencer(Inferencer(GreyThreshold(), config), config)

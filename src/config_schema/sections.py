@@ -713,7 +713,8 @@ SECTIONS: dict[str, dict[str, Key]] = {
             doc=(
                 "Folder of NIfTI volumes (.nii, .nii.gz) 3.infer segments: each is sliced as the dataset converter "
                 "slices it and written to output_dir as <name>_mask.nii.gz with the volume's affine and header, "
-                "voxels 0/1 (probability ≥ 0.5), or the most likely class for num_classes > 1."
+                "voxels 0/1 (probability ≥ 0.5), or the most likely class for num_classes > 1. A model trained "
+                "on the converter's --context K stacks (its manifest.csv's context) gets the same 2K+1-slice stacks."
             ),
         ),
         "volume_size": Key(
