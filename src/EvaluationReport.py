@@ -105,6 +105,12 @@ class EvaluationReport:
                 ("written", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))]
         if summary:
             rows += [(key, summary[key]) for key in ("section", "threshold", "seed") if summary.get(key) is not None]
+            # what the scores were taken after: a reader comparing two reports must see it
+            rows.append(("[infer] mirror", "predictions averaged over mirrorings" if summary.get("mirror") else "off"))
+            largest = summary.get("largest_component")
+            rows.append(("[infer] largest_component",
+                         f"largest connected component only, {largest['how']}" if isinstance(largest, dict)
+                         else "off"))
         return _table(None, rows)
 
     def config_section(self) -> str:

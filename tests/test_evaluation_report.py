@@ -117,6 +117,18 @@ def test_every_section_is_inline_and_decodes(run):
     assert "[model] base_filters" in text and "[test] image_datapath" in text and "9.9.9" in text
     assert summary["config_sha256"] in text and "Evaluation report: TensorflowUNet" in text
     assert "not found" not in text
+    assert "<td>[infer] mirror</td><td>off</td>" in text and "<td>[infer] largest_component</td><td>off</td>" in text
+
+
+def test_the_header_says_which_post_processing_the_scores_follow(run):
+    with open(SUMMARY_FILE) as f:
+        summary = json.load(f)
+    summary.update(mirror=True, largest_component={"how": "3-D per volume", "volumes_3d": 3, "volumes_2d": 0})
+    with open(SUMMARY_FILE, "w") as f:
+        json.dump(summary, f)
+    text = open(EvaluationReport(run.config, run.worst_paths).write(), encoding="utf-8").read()
+    assert "<td>[infer] mirror</td><td>predictions averaged over mirrorings</td>" in text
+    assert "<td>[infer] largest_component</td><td>largest connected component only, 3-D per volume</td>" in text
 
 
 def test_the_dice_plot_shows_every_volume(run):
