@@ -13,7 +13,14 @@ so, else in pixels (no manifest.csv and no [eval] pixel_spacing). Nothing is
 written outside a temporary folder.
 
 Defaults train 40 epochs (early stopping, patience 8); use --epochs for a
-shorter run.
+shorter run. --config FILE measures a project's own config instead (its data
+keys pointed at the split, everything else as written), e.g. the recommended
+Pancreas-T1 config trained on NIH patients 0001-0040 and tested on 0041-0049:
+
+    python benchmarks/learn_real_anatomy.py ../shared/data/Pancreas-CT-NIH --test-volumes 9 \
+        --config projects/TensorflowSlightlyFlexibleUNet/Pancreas-T1/train_eval_infer_recommended.config
+
+The training CPU seconds (all cores, the trainer's process) are printed next to the wall time.
 
 Usage:
     python benchmarks/learn_real_anatomy.py ../shared/data/Pancreas-CT-NIH
@@ -23,6 +30,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -32,6 +40,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "src"))
 
+from ConfigParser import ConfigParser  # noqa: E402
+from CrossValidator import DATA_KEYS  # noqa: E402
 from ImageMaskDataset import pair_files  # noqa: E402
 from volume_ids import volume_id  # noqa: E402
 
@@ -96,6 +106,21 @@ def split(source: str, target: str, valid: int, test: int) -> dict[str, list[str
     return {p: sorted(v for v in volumes if held.get(v, "train") == p) for p in ("train", "valid", "test")}
 
 
+def project_config(path: str, data: str) -> tuple[str, str]:
+    """(text, eval_dir) of a project's config with its data keys pointed at the split in `data`.
+
+    [infer] images_dir (the per-epoch previews' images) becomes the held-out test images.
+    """
+    sections = ConfigParser(path).to_dict()
+    for (section, key), (part, folder) in DATA_KEYS.items():
+        sections[section][key] = os.path.join(data, part, folder)
+    if "images_dir" in sections.get("infer", {}):  # its mini_test is the project's, not this data's
+        sections["infer"]["images_dir"] = os.path.join(data, "test", "images")
+    text = "".join(f"[{s}]\n" + "".join(f"{k} = {v!r}\n" for k, v in values.items()) + "\n"
+                   for s, values in sections.items())
+    return text, sections["train"].get("eval_dir", "./eval")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", help="folder with images/ and masks/")
@@ -107,13 +132,21 @@ def main() -> int:
     parser.add_argument("--learning-rate", type=float, default=0.001)
     parser.add_argument("--valid-volumes", type=int, default=6)
     parser.add_argument("--test-volumes", type=int, default=8)
+    parser.add_argument("--config", help="a project's train_eval_infer.config to measure instead of the recipe "
+                        "(--size, --layers, --filters, --epochs, --batch and --learning-rate then do nothing)")
+    parser.add_argument("--keep", help="copy the run's folder (models, logs, scores) here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         parts = split(args.data, os.path.join(tmp, "data"), args.valid_volumes, args.test_volumes)
         for part, volumes in parts.items():
             count = len(os.listdir(os.path.join(tmp, "data", part, "images")))
             print(f"{part}: {len(volumes)} volumes, {count} images ({volumes[0]} … {volumes[-1]})")
-        config = CONFIG.format(data=os.path.join(tmp, "data"), **{k: v for k, v in vars(args).items() if k != "data"})
+        if args.config:
+            config, eval_dir = project_config(args.config, os.path.join(tmp, "data"))
+        else:
+            eval_dir = "./eval"
+            config = CONFIG.format(data=os.path.join(tmp, "data"),
+                                   **{k: v for k, v in vars(args).items() if k not in ("data", "config", "keep")})
         with open(os.path.join(tmp, "train_eval_infer.config"), "w") as f:
             f.write(config)
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -126,8 +159,12 @@ def main() -> int:
                 return 1
             if script.endswith("Trainer.py"):
                 trained = time.perf_counter() - started
-                epochs = len(open(os.path.join(tmp, "eval", "train_losses.csv")).read().splitlines()) - 1
-                print(open(os.path.join(tmp, "eval", "train_metrics.csv")).read())
+                usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = usage.ru_utime + usage.ru_stime
+                with open(os.path.join(tmp, eval_dir, "train_losses.csv")) as f:
+                    epochs = len(f.read().splitlines()) - 1
+                with open(os.path.join(tmp, eval_dir, "train_metrics.csv")) as f:
+                    print(f.read())
         scores = dict(line.split(",") for line in open(os.path.join(tmp, "evaluation.csv")).read().split())
         with open(os.path.join(tmp, "evaluation_per_volume.csv"), newline="") as f:
             per_volume = list(csv.DictReader(f))
@@ -135,8 +172,10 @@ def main() -> int:
             per_image = list(csv.DictReader(f))
         with open(os.path.join(tmp, "evaluation_summary.json")) as f:
             summary = json.load(f)
+        if args.keep:
+            shutil.copytree(tmp, args.keep, ignore=shutil.ignore_patterns("data"), dirs_exist_ok=True)
     print(config)
-    print(f"trained {epochs} epochs in {trained / 60:.1f} min on {os.cpu_count()} CPUs; "
+    print(f"trained {epochs} epochs in {trained / 60:.1f} min ({cpu:.0f} CPU s) on {os.cpu_count()} CPUs; "
           f"total {(time.perf_counter() - started) / 60:.1f} min")
     print(f"held-out patients: loss {scores['loss']}, dice_coef {scores['dice_coef']}")
     print()

@@ -70,6 +70,11 @@ ROWS = {
                 {"model": {"generator": True},
                  "train": {"steps_per_epoch": 60, "validation_steps": 20},
                  "augmentor": {"deformation": False, "distortion": False, "barrdistortion": False}}, "cosine"),
+    # the network of learn_real_anatomy.py's recipe and of the recommended config, on top of z-scores
+    "unet5": ("+ 5 levels without dilation, batch 4 (the recommended config's network)", "train",
+              {"model": {"num_layers": 5, "dilation": (1, 1)}, "train": {"batch_size": 4}}, "zscore"),
+    "recommended": ("+ largest component per image and test-time mirroring (the recommended config)", "eval",
+                    {"infer": {"largest_component": True, "mirror": True}}, "unet5"),
     "largest": ("+ largest connected component per image ([infer] largest_component)", "eval",
                 {"infer": {"largest_component": True}}, "augment"),
     "mirror": ("+ test-time mirroring ([infer] mirror)", "eval", {"infer": {"mirror": True}}, "largest"),
@@ -146,11 +151,23 @@ def prepare(data: str, work: str, size: int, folds: int, seed: int) -> str:
 def run_row(name: str, work: str, root: str, folds: int, budget: float, size: int, seed: int,
             best: str | None) -> None:
     sections, kind = row_config(name, size, best)
+    source = None
+    if kind == "eval":  # the models of the training row it builds on
+        source = ROWS[name][3]
+        while ROWS[source][1] == "eval":
+            source = ROWS[source][3]
+    run_config(name, sections, kind, source, work, root, folds, budget, seed, row_description(name))
+
+
+def run_config(name: str, sections: dict, kind: str, source: str | None, work: str, root: str, folds: int,
+               budget: float, seed: int, description: str) -> None:
+    """Row `name` through CrossValidator in WORK/rows/<name>: "train" trains each fold of `root` for
+    `budget` CPU s, then evaluates; "eval" evaluates the models of row `source`."""
     sections["train"]["seed"] = seed
     project = os.path.join(work, "rows", name)
     os.makedirs(project, exist_ok=True)
-    for (section, key), (split, kind) in DATA_KEYS.items():  # CrossValidator points them at each fold
-        sections[section][key] = os.path.join(root, "fold_1", split, kind)
+    for (section, key), (split, folder) in DATA_KEYS.items():  # CrossValidator points them at each fold
+        sections[section][key] = os.path.join(root, "fold_1", split, folder)
     sections["model"]["evaluation"] = "test"
     config = os.path.join(project, "train_eval_infer.config")
     text = render(sections)
@@ -162,10 +179,7 @@ def run_row(name: str, work: str, root: str, folds: int, budget: float, size: in
     if kind == "train":
         steps.insert(0, ("train", [python, os.path.join(REPO, "benchmarks", "cpu_budget.py"), str(budget), "--",
                                    python, os.path.join(src, SCRIPTS["train"]), "{config}"]))
-    else:  # score the models of the row it builds on
-        source = ROWS[name][3]
-        while ROWS[source][1] == "eval":
-            source = ROWS[source][3]
+    else:  # score the models of row `source`
         for k in range(1, folds + 1):
             fold = os.path.join(project, f"fold_{k}")
             os.makedirs(fold, exist_ok=True)
@@ -173,7 +187,7 @@ def run_row(name: str, work: str, root: str, folds: int, budget: float, size: in
             if not os.path.lexists(link):
                 os.symlink(os.path.join(work, "rows", source, f"fold_{k}", "models"), link)
             shutil.copy(os.path.join(work, "rows", source, f"fold_{k}", "cpu_budget.json"), fold)
-    print(f"==== row {name}: {row_description(name)}", flush=True)
+    print(f"==== row {name}: {description}", flush=True)
     started = time.perf_counter()
     code = subprocess.run([python, "-c", "import sys, CrossValidator as c; sys.exit(c.main(sys.argv[1:], "
                            f"steps={steps!r}))", config, str(folds), root], cwd=src,
@@ -239,23 +253,29 @@ def main() -> int:
     for name in args.rows:
         run_row(name, args.work, root, args.folds, args.budget, args.size, args.seed, args.best)
     results = {name: row_results(name, args.work, args.folds) for name in args.rows}
-    lines = [f"{os.cpu_count()} CPUs; {args.folds} folds by patient; {args.size} px; "
-             f"{args.budget:.0f} training CPU s per fold; [train] seed {args.seed}", "",
-             "| row | adds | per-volume Dice (mean ± SD) | patients | HD95 px (mean ± SD) | training CPU s per fold "
-             "| epochs per fold |", "|---|---|---|---|---|---|---|"]
-    with open(os.path.join(args.work, "ablation.csv"), "w", newline="") as f:
+    print(f"{os.cpu_count()} CPUs; {args.folds} folds by patient; {args.size} px; "
+          f"{args.budget:.0f} training CPU s per fold; [train] seed {args.seed}\n")
+    print(report(results, {name: row_description(name) for name in args.rows}, args.work))
+    if args.figure:
+        figure(results, args.figure)
+    return 0
+
+
+def report(results: dict, descriptions: dict, work: str, unit: str = "px") -> str:
+    """The Markdown table of `row_results` by row (HD95 in `unit`); writes every patient's Dice to
+    WORK/ablation.csv."""
+    lines = [f"| row | adds | per-volume Dice (mean ± SD) | patients | HD95 {unit} (mean ± SD) "
+             "| training CPU s per fold | epochs per fold |", "|---|---|---|---|---|---|---|"]
+    with open(os.path.join(work, "ablation.csv"), "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["row", "volume", "dice"])
         for name, r in results.items():
             for volume, value in sorted(r["dice"].items()):
                 writer.writerow([name, volume, f"{value:.6f}"])
-            lines.append(f"| {name} | {row_description(name)} | {_mean_sd(r['dice'].values())} | {len(r['dice'])} "
+            lines.append(f"| {name} | {descriptions[name]} | {_mean_sd(r['dice'].values())} | {len(r['dice'])} "
                          f"| {_mean_sd(r['hd95'])} | {' / '.join(f'{c:.0f}' for c in r['cpu'])} "
                          f"| {' / '.join(map(str, r['epochs']))} |")
-    print("\n".join(lines))
-    if args.figure:
-        figure(results, args.figure)
-    return 0
+    return "\n".join(lines)
 
 
 def figure(results: dict, path: str) -> None:

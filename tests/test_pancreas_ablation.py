@@ -38,3 +38,36 @@ def test_resized_masks_hold_the_jpeg_foreground_not_its_fringe(tmp_path):
         read, _ = dataset.read_mask(str(data / "masks" / name))  # what training on the JPEG would see
         np.testing.assert_array_equal(written > 0, cv2.resize(read[..., 0], (32, 32),
                                                               interpolation=cv2.INTER_NEAREST) > 0)
+
+
+def test_training_rows_train_within_the_budget_and_eval_rows_score_their_source(tmp_path, monkeypatch):
+    """The steps each row hands CrossValidator, without running them."""
+    calls = []
+
+    class Done:
+        returncode = 0
+
+    def record(args, **kwargs):
+        calls.append(args)
+        return Done()
+
+    monkeypatch.setattr(pancreas_ablation.subprocess, "run", record)
+    root = tmp_path / "folds"
+    work = tmp_path / "work"
+    pancreas_ablation.run_row("shipped", str(work), str(root), 2, 480, 128, 137, None)
+    steps = calls[-1][2]
+    assert "'train'" in steps and "cpu_budget.py', '480'" in steps and "TensorflowUNetTrainer.py" in steps
+    config = ConfigParser(str(work / "rows" / "shipped" / "train_eval_infer.config"))
+    assert config.get("train", "image_datapath") == str(root / "fold_1" / "train" / "images")
+    assert config.get("test", "mask_datapath") == str(root / "fold_1" / "test" / "masks")
+    for k in (1, 2):
+        (work / "rows" / "augment" / f"fold_{k}").mkdir(parents=True)
+        (work / "rows" / "augment" / f"fold_{k}" / "cpu_budget.json").write_text('{"cpu_s": 1}')
+    pancreas_ablation.run_row("mirror", str(work), str(root), 2, 480, 128, 137, None)  # builds on largest
+    steps = calls[-1][2]
+    assert "'train'" not in steps and "TensorflowUNetEvaluator.py" in steps
+    for k in (1, 2):  # largest is an eval row too: the models are augment's, the training row below both
+        link = work / "rows" / "mirror" / f"fold_{k}" / "models"
+        assert os.readlink(link) == str(work / "rows" / "augment" / f"fold_{k}" / "models")
+    config = ConfigParser(str(work / "rows" / "mirror" / "train_eval_infer.config"))
+    assert config.get("infer", "mirror") is True and config.get("infer", "largest_component") is True
