@@ -70,11 +70,12 @@ ROWS = {
                 {"model": {"generator": True},
                  "train": {"steps_per_epoch": 60, "validation_steps": 20},
                  "augmentor": {"deformation": False, "distortion": False, "barrdistortion": False}}, "cosine"),
-    # the network of learn_real_anatomy.py's recipe and of the recommended config, on top of z-scores
-    "unet5": ("+ 5 levels without dilation, batch 4 (the recommended config's network)", "train",
+    # the network of learn_real_anatomy.py's recipe, on top of z-scores: the recommended config's row
+    "unet5": ("+ 5 levels without dilation, batch 4 (the recommended config)", "train",
               {"model": {"num_layers": 5, "dilation": (1, 1)}, "train": {"batch_size": 4}}, "zscore"),
-    "recommended": ("+ largest component per image and test-time mirroring (the recommended config)", "eval",
-                    {"infer": {"largest_component": True, "mirror": True}}, "unet5"),
+    # what mirroring does to a model that never saw a flip (mirroring.warn_if_untrained warns of it)
+    "flipless_tta": ("+ largest component per image and test-time mirroring, on models trained without flips",
+                     "eval", {"infer": {"largest_component": True, "mirror": True}}, "unet5"),
     "largest": ("+ largest connected component per image ([infer] largest_component)", "eval",
                 {"infer": {"largest_component": True}}, "augment"),
     "mirror": ("+ test-time mirroring ([infer] mirror)", "eval", {"infer": {"mirror": True}}, "largest"),

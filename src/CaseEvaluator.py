@@ -45,7 +45,7 @@ from atomic import write_image, write_text
 from ConfigParser import ConfigParser
 from ImageMaskDataset import ImageMaskDataset
 from ImagePreprocessor import read_file
-from mirroring import mirrored
+from mirroring import mirrored, warn_if_untrained
 from postprocess import largest_component, neighbours
 from segmentation_metrics import confusion, describe, overlap_scores, surface_distances
 from slice_manifest import find_manifest, slice_spacings
@@ -150,6 +150,7 @@ class CaseEvaluator:
         self.num_classes = config.get(ConfigParser.MODEL, "num_classes")
         self.largest = bool(config.get(ConfigParser.INFER, "largest_component"))
         self.mirror = bool(config.get(ConfigParser.INFER, "mirror"))
+        warn_if_untrained(config)
         self.manifest, self.spacings = None, {}
         self.worst_paths: list[str] = []  # what the last `evaluate` wrote in WORST_DIR (the report shows these)
         self.fixed_spacing = self._fixed_spacing()

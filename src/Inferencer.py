@@ -25,7 +25,7 @@ from ConfigParser import ConfigParser
 from errors import DataError
 from ImageMaskDataset import list_images
 from ImagePreprocessor import ImagePreprocessor, is_stack_file, read_file, read_stack
-from mirroring import mirrored
+from mirroring import mirrored, warn_if_untrained
 from PredictionWriter import PredictionWriter
 from progress import progress
 from TensorflowModel import first_output
@@ -133,6 +133,8 @@ class Inferencer:
         self.preprocessor = ImagePreprocessor(config)
         self.num_classes = config.get(ConfigParser.MODEL, "num_classes")
         self.mirror = bool(config.get(self.section, "mirror"))
+        if self.mirror:
+            warn_if_untrained(config, self.section)
         self.blur = bool(config.get(ConfigParser.INFER, "blur")) and self.section == ConfigParser.INFER
         self.ksize = tuple(config.get(ConfigParser.INFER, "ksize"))
         if self.blur and not all(k % 2 for k in self.ksize):
