@@ -695,7 +695,8 @@ SECTIONS: dict[str, dict[str, Key]] = {
             doc=(
                 "Test-time mirroring: average each prediction with its left-right, up-down and doubly mirrored "
                 "predictions (4 passes); 2.evaluate's per-image and per-volume scores are taken after it "
-                "(evaluation.csv's batch numbers stay the plain model's)."
+                "(evaluation.csv's batch numbers stay the plain model's). Only for a model trained with both "
+                "flips ([augmentor] hflip, vflip): a warning says so otherwise."
             ),
         ),
         "largest_component": Key(
