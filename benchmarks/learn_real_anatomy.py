@@ -116,9 +116,9 @@ def project_config(path: str, data: str) -> tuple[str, str]:
         sections[section][key] = os.path.join(data, part, folder)
     if "images_dir" in sections.get("infer", {}):  # its mini_test is the project's, not this data's
         sections["infer"]["images_dir"] = os.path.join(data, "test", "images")
-    text = "".join(f"[{s}]\n" + "".join(f"{k} = {v!r}\n" for k, v in values.items()) + "\n"
-                   for s, values in sections.items())
-    return text, sections["train"].get("eval_dir", "./eval")
+    from pancreas_ablation import render  # its row configs are written the same way
+
+    return render(sections), sections["train"].get("eval_dir", "./eval")
 
 
 def main() -> int:

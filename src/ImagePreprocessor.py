@@ -58,6 +58,11 @@ def read_stack(path: str) -> np.ndarray:
     return stack[..., np.newaxis] if stack.ndim == 2 else stack
 
 
+def stack_picture(stack: np.ndarray) -> np.ndarray:
+    """A (H, W, C) channel stack's picture: its centre channel (slice n of a `--context` stack) as grey BGR."""
+    return cv2.cvtColor(np.ascontiguousarray(stack[..., stack.shape[2] // 2]), cv2.COLOR_GRAY2BGR)
+
+
 def read_file(path: str, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
     """Decodes an image file with OpenCV, or raises DataError naming it.
 
@@ -68,8 +73,7 @@ def read_file(path: str, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
     if is_stack_file(path):
         if flags != cv2.IMREAD_COLOR:
             raise DataError(f"{path}: a .npy channel stack, not an image file (masks are PNG)")
-        stack = read_stack(path)
-        return cv2.cvtColor(np.ascontiguousarray(stack[..., stack.shape[2] // 2]), cv2.COLOR_GRAY2BGR)
+        return stack_picture(read_stack(path))
     try:
         # imdecode over bytes, unlike imread, also reads non-ASCII paths.
         data = np.fromfile(path, dtype=np.uint8)

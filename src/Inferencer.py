@@ -24,7 +24,7 @@ import numpy as np
 from ConfigParser import ConfigParser
 from errors import DataError
 from ImageMaskDataset import list_images
-from ImagePreprocessor import ImagePreprocessor, is_stack_file, read_file, read_stack
+from ImagePreprocessor import ImagePreprocessor, is_stack_file, read_image, stack_picture
 from mirroring import mirrored, warn_if_untrained
 from PredictionWriter import PredictionWriter
 from progress import progress
@@ -169,8 +169,9 @@ class Inferencer:
         batches = range(0, len(files), self.batch_size)
         for start in progress(batches, len(files), "images", self.target.verbose, step=self.batch_size):
             batch = files[start : start + self.batch_size]
-            images = [read_file(path) for path in batch]  # a stack's centre channel: the overlays' picture
-            for path, image, prediction in zip(batch, images, self.predict_files(batch, images)):
+            inputs = [read_image(path) for path in batch]  # pictures as BGR, .npy stacks as stored
+            images = [stack_picture(x) if is_stack_file(path) else x for path, x in zip(batch, inputs)]
+            for path, image, prediction in zip(batch, images, self.predict_files(batch, inputs)):
                 if self.blur:
                     prediction = cv2.GaussianBlur(prediction, self.ksize, 0)
                     if prediction.ndim == 2:
@@ -178,13 +179,19 @@ class Inferencer:
                 written.append(self.writer.write(path, image, prediction, epoch))
         return written
 
-    def predict_files(self, paths: list[str], images: list[np.ndarray]) -> list[np.ndarray]:
-        """Probability maps of files read as `images`: `predict` on pictures; `.npy` channel stacks
-        are read again as the stacks they are (training reads them so), not as their picture."""
+    def predict_files(self, paths: list[str], inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """Probability maps of files read by `read_image`: `predict` on pictures; `.npy` channel
+        stacks as the stacks they are (training reads them so), not as their picture."""
         if not any(is_stack_file(path) for path in paths):
-            return self.predict(images)
-        x = np.stack([self.preprocessor.prepare_stack(read_stack(path), path) if is_stack_file(path)
-                      else self.preprocessor.prepare(image) for path, image in zip(paths, images)])
+            return self.predict(inputs)
+        x = np.stack([self.preprocessor.prepare_stack(x, path) if is_stack_file(path)
+                      else self.preprocessor.prepare(x) for path, x in zip(paths, inputs)])
+        return list(self.predict_arrays(x))
+
+    def predict_stacks(self, stacks: list[np.ndarray], names: list[str]) -> list[np.ndarray]:
+        """Probability maps of (H, W, C) channel stacks, as training reads `.npy` stacks; `names`
+        say in an error which stack it was."""
+        x = np.stack([self.preprocessor.prepare_stack(stack, name) for stack, name in zip(stacks, names)])
         return list(self.predict_arrays(x))
 
     def predict(self, images: list[np.ndarray]) -> list[np.ndarray]:

@@ -191,9 +191,7 @@ class VolumeInferencer:
             return self.inferencer.predict([s if s.ndim == 3 else cv2.cvtColor(s, cv2.COLOR_GRAY2BGR)
                                             for s in slices])
         # 2K+1 >= 5 slices: as the .npy stacks training read, channel order n-K … n+K, no colour swap
-        x = np.stack([self.inferencer.preprocessor.prepare_stack(s, f"slice {k} (context stack)")
-                      for s, k in zip(slices, indices)])
-        return list(self.inferencer.predict_arrays(x))
+        return self.inferencer.predict_stacks(slices, [f"slice {k} (context stack)" for k in indices])
 
     def labels(self, prediction: np.ndarray) -> np.ndarray:
         """A (h, w, C) probability map as labels: 0/1 for one class, else the most likely class."""
