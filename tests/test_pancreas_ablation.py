@@ -71,3 +71,23 @@ def test_training_rows_train_within_the_budget_and_eval_rows_score_their_source(
         assert os.readlink(link) == str(work / "rows" / "augment" / f"fold_{k}" / "models")
     config = ConfigParser(str(work / "rows" / "mirror" / "train_eval_infer.config"))
     assert config.get("infer", "mirror") is True and config.get("infer", "largest_component") is True
+
+
+def test_mild_aug_row_trains_unet5_on_rotations_shrinks_and_shears_without_flips(tmp_path):
+    """The recommended config's augmentation as the ablation writes it: a valid config, no flips."""
+    import warnings
+
+    from ConfigParser import ConfigWarning
+    from ImageMaskAugmentor import ImageMaskAugmentor
+
+    sections, kind = pancreas_ablation.row_config("mild_aug", 128, None)
+    path = tmp_path / "mild.config"
+    path.write_text(pancreas_ablation.render(sections))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConfigWarning)  # every key known and consistent
+        config = ConfigParser(str(path))
+    assert kind == "train" and config.get("model", "generator") is True
+    assert config.get("model", "num_layers") == 5 and config.get("image", "normalize") == "zscore"
+    augmentor = ImageMaskAugmentor(config)
+    assert not augmentor.hflip and not augmentor.vflip
+    assert augmentor.choices == 1 + 4 + 1 + 2  # the image itself, 4 rotations, 1 shrink, 2 shears
