@@ -74,7 +74,7 @@ ROWS = {
                 {"model": {"generator": True},
                  "train": {"steps_per_epoch": 60, "validation_steps": 20},
                  "augmentor": {"deformation": False, "distortion": False, "barrdistortion": False}}, "cosine"),
-    # the network of learn_real_anatomy.py's recipe, on top of z-scores: the recommended config's row
+    # the network of learn_real_anatomy.py's recipe, on top of z-scores (mild_aug builds on it)
     "unet5": ("+ 5 levels without dilation, batch 4", "train",
               {"model": {"num_layers": 5, "dilation": (1, 1)}, "train": {"batch_size": 4}}, "zscore"),
     # the recommended config's augmentation: small rotations, a shrink and shears, no flips (abdominal

@@ -2,12 +2,14 @@
 
 import os
 import sys
+import warnings
 
 import cv2
 import numpy as np
 from conftest import config_text, small_model_section
 
-from ConfigParser import ConfigParser
+from ConfigParser import ConfigParser, ConfigWarning
+from ImageMaskAugmentor import ImageMaskAugmentor
 from ImageMaskDataset import ImageMaskDataset
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
@@ -75,11 +77,6 @@ def test_training_rows_train_within_the_budget_and_eval_rows_score_their_source(
 
 def test_mild_aug_row_trains_unet5_on_rotations_shrinks_and_shears_without_flips(tmp_path):
     """The recommended config's augmentation as the ablation writes it: a valid config, no flips."""
-    import warnings
-
-    from ConfigParser import ConfigWarning
-    from ImageMaskAugmentor import ImageMaskAugmentor
-
     sections, kind = pancreas_ablation.row_config("mild_aug", 128, None)
     path = tmp_path / "mild.config"
     path.write_text(pancreas_ablation.render(sections))
