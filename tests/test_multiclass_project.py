@@ -100,7 +100,7 @@ def make_tree(root, size=64, num_layers=3, epochs=2, batch_size=2):
         ("image_width    = 128", f"image_width    = {size}"),
         ("image_height   = 128", f"image_height   = {size}"),
         ("num_layers     = 5", f"num_layers     = {num_layers}"),
-        ("epochs        = 30", f"epochs        = {epochs}"),
+        ("epochs        = 12", f"epochs        = {epochs}"),
         ("batch_size    = 4", f"batch_size    = {batch_size}"),
     ]:
         assert text.count(old) == 1, old
