@@ -40,3 +40,23 @@ def test_recommended_config_is_clean_cpu_sized_and_slice_only():
     # the same data as the shipped config
     for section in ("train", "eval", "test"):
         assert get(section, "image_datapath") == shipped.get(section, "image_datapath")
+
+
+def test_attention_unet_recommended_config_is_the_measured_row():
+    """The second family's config trains what table 2's TensorflowAttentionUNet row measured."""
+    folder = os.path.join(REPO, "projects", "TensorflowAttentionUNet", "Pancreas-T1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        config = ConfigParser(os.path.join(folder, "train_eval_infer_recommended.config"))
+    shipped = ConfigParser(os.path.join(folder, "train_eval_infer.config"))
+    recommended = ConfigParser(os.path.join(PROJECT, "train_eval_infer_recommended.config"))
+    row, _ = pancreas_ablation.row_config("TensorflowAttentionUNet", 128, "mild_aug")
+    for key, value in row["model"].items():
+        assert config.get("model", key) == value, key
+    assert config.get("image", "normalize") == "zscore" and "dice_coef" in config.get("model", "metrics")
+    # the same training, augmentation and post-processing as the SlightlyFlexible recommended config
+    for section in ("train", "generator", "augmentor", "infer", "mask"):
+        for key in recommended.to_dict()[section]:
+            assert config.get(section, key) == recommended.get(section, key), (section, key)
+    for section, key in (("train", "model_dir"), ("train", "eval_dir"), ("infer", "output_dir")):
+        assert config.get(section, key) != shipped.get(section, key), key
