@@ -127,6 +127,8 @@ def test_a_lone_worker_of_two_does_not_train(tmp_path, generated_data):
     assert written(folder) == []
 
 
+# 37 s of CI on 2 cores: a single process's kill and resume runs in CI (tests/test_robustness.py).
+@pytest.mark.slow
 def test_both_workers_killed_resume_after_the_last_committed_epoch(tmp_path, generated_data):
     chief, other = (project(tmp_path, generated_data, name, epochs=4, strategy="multi_worker")
                     for name in ("chief", "w1"))
