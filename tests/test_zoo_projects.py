@@ -21,14 +21,14 @@ from test_model_zoo import small_section
 from ConfigParser import ConfigParser, ConfigWarning
 from ModelRegistry import MODELS
 
-IN_CI: set[str] = set()
+pytestmark = pytest.mark.slow
 
 
 def families():
     for name in MODELS:
         if name == "TensorflowUNet":
             continue
-        marks = [] if name in IN_CI else [pytest.mark.slow]
+        marks = []
         if not os.path.isdir(os.path.join(REPO, "projects", name, "Pancreas-T1")):
             marks.append(pytest.mark.skip(reason=f"projects/{name}/Pancreas-T1 does not exist"))
         yield pytest.param(name, marks=marks, id=name)
