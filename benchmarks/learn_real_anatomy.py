@@ -20,7 +20,9 @@ Pancreas-T1 config trained on NIH patients 0001-0040 and tested on 0041-0049:
     python benchmarks/learn_real_anatomy.py ../shared/data/Pancreas-CT-NIH --test-volumes 9 \
         --config projects/TensorflowSlightlyFlexibleUNet/Pancreas-T1/train_eval_infer_recommended.config
 
-The training CPU seconds (all cores, the trainer's process) are printed next to the wall time.
+--crop N trains and tests on each slice's centred N x N pixels (copied as PNG;
+refused if that cuts a mask). The training CPU seconds (all cores, the
+trainer's process) are printed next to the wall time.
 
 Usage:
     python benchmarks/learn_real_anatomy.py ../shared/data/Pancreas-CT-NIH
@@ -93,7 +95,9 @@ threshold = 127
 """
 
 
-def split(source: str, target: str, valid: int, test: int) -> dict[str, list[str]]:
+def split(source: str, target: str, valid: int, test: int, crop: int | None = None) -> dict[str, list[str]]:
+    """Copies of the pairs in train/, valid/ and test/ by volume; with `crop`, each slice's centred
+    `crop` px square instead, as PNG (lossless: the decoded pixels; masks keep their grey values)."""
     pairs = pair_files(os.path.join(source, "images"), os.path.join(source, "masks"))
     volumes = sorted({volume_id(image) for image, _ in pairs})
     held = {v: "test" for v in volumes[-test:]}
@@ -102,7 +106,20 @@ def split(source: str, target: str, valid: int, test: int) -> dict[str, list[str
         part = held.get(volume_id(pair[0]), "train")
         for path, kind in zip(pair, ("images", "masks")):
             os.makedirs(os.path.join(target, part, kind), exist_ok=True)
-            shutil.copy(path, os.path.join(target, part, kind))
+            if crop is None:
+                shutil.copy(path, os.path.join(target, part, kind))
+                continue
+            import cv2
+            from pancreas_ablation import centre_crop
+
+            image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+            if image is None:
+                raise SystemExit(f"cannot read {path}")
+            cropped = centre_crop(image, crop, path)
+            if kind == "masks" and (image >= 128).sum() != (cropped >= 128).sum():
+                raise SystemExit(f"--crop {crop} cuts foreground of {path}: use a larger crop")
+            stem = os.path.splitext(os.path.basename(path))[0]
+            cv2.imwrite(os.path.join(target, part, kind, stem + ".png"), cropped)
     return {p: sorted(v for v in volumes if held.get(v, "train") == p) for p in ("train", "valid", "test")}
 
 
@@ -134,10 +151,12 @@ def main() -> int:
     parser.add_argument("--test-volumes", type=int, default=8)
     parser.add_argument("--config", help="a project's train_eval_infer.config to measure instead of the recipe "
                         "(--size, --layers, --filters, --epochs, --batch and --learning-rate then do nothing)")
+    parser.add_argument("--crop", type=int, help="train and test on the centred CROP x CROP pixels of every "
+                        "slice (stops if that cuts any mask's foreground)")
     parser.add_argument("--keep", help="copy the run's folder (models, logs, scores) here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        parts = split(args.data, os.path.join(tmp, "data"), args.valid_volumes, args.test_volumes)
+        parts = split(args.data, os.path.join(tmp, "data"), args.valid_volumes, args.test_volumes, args.crop)
         for part, volumes in parts.items():
             count = len(os.listdir(os.path.join(tmp, "data", part, "images")))
             print(f"{part}: {len(volumes)} volumes, {count} images ({volumes[0]} … {volumes[-1]})")
@@ -145,8 +164,8 @@ def main() -> int:
             config, eval_dir = project_config(args.config, os.path.join(tmp, "data"))
         else:
             eval_dir = "./eval"
-            config = CONFIG.format(data=os.path.join(tmp, "data"),
-                                   **{k: v for k, v in vars(args).items() if k not in ("data", "config", "keep")})
+            recipe = {k: v for k, v in vars(args).items() if k not in ("data", "config", "keep", "crop")}
+            config = CONFIG.format(data=os.path.join(tmp, "data"), **recipe)
         with open(os.path.join(tmp, "train_eval_infer.config"), "w") as f:
             f.write(config)
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")

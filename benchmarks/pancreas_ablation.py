@@ -15,6 +15,12 @@ The data are first resized to --size px with the dataset's own nearest-neighbour
 resize and written as PNG (identical pixels to what the dataset would feed the
 model, read faster); JPEG masks are written as the 0/255 foreground the dataset
 reads from them (grey >= 128), since a PNG's every non-zero pixel is foreground.
+--crop N takes each slice's centred N x N source pixels first (refused if
+that cuts a mask), so that the same --size sees the organ larger. Scores are
+taken at the masks' size, i.e. at --size px; --at-source also scores every
+row on its folds' test slices at the source resolution (rows <name>@source:
+the model sees the same pixels, the masks are not downsized), where rows
+with and without a crop are scored against the same masks.
 Everything lives in --work, so a killed ablation resumes where it stopped (run
 the same command again). Prints a Markdown table (pooled
 per-volume Dice mean ± sample SD over all patients, each scored by the fold that
@@ -23,7 +29,8 @@ with --figure, a plot of the per-volume Dice of each row.
 
 Usage:
     python benchmarks/pancreas_ablation.py --data ../shared/data/Pancreas-CT-NIH --work /tmp/ablation \\
-        [--rows shipped scaled ...] [--budget 480] [--folds 2] [--seed 137] [--figure docs/images/ablation.png]
+        [--rows shipped scaled ...] [--budget 480] [--folds 2] [--seed 137] [--crop 320] [--at-source] \\
+        [--figure docs/images/ablation.png]
 """
 
 import argparse
@@ -135,9 +142,26 @@ def render(sections: dict) -> str:
                    for s, values in sections.items())
 
 
-def prepare(data: str, work: str, size: int, folds: int, seed: int) -> str:
-    """WORK/folds: the data resized to `size` px (PNG), split by patient into `folds` folds."""
+def centre_crop(image: np.ndarray, crop: int | None, path: str) -> np.ndarray:
+    """The centred `crop` x `crop` pixels of `image` (all of it when `crop` is None)."""
+    if crop is None:
+        return image
+    height, width = image.shape[:2]
+    if crop > min(height, width):
+        raise SystemExit(f"--crop {crop} is larger than {path} ({width}x{height})")
+    top, left = (height - crop) // 2, (width - crop) // 2
+    return image[top:top + crop, left:left + crop]
+
+
+def prepare(data: str, work: str, size: int, folds: int, seed: int, crop: int | None = None) -> str:
+    """WORK/folds: the data (its centred `crop` px square, if given) resized to `size` px (PNG),
+    split by patient into `folds` folds."""
     root = os.path.join(work, "folds")
+    recipe = {"size": size, "crop": crop, "folds": folds}
+    stamp = os.path.join(work, "prepared.json")
+    if os.path.isfile(stamp) and json.load(open(stamp)) != recipe:
+        raise SystemExit(f"{work} holds data prepared as {json.load(open(stamp))}, not {recipe}: "
+                         "use another --work folder")
     if os.path.isfile(os.path.join(root, "splits.json")):
         return root
     master = os.path.join(work, "master")
@@ -147,8 +171,12 @@ def prepare(data: str, work: str, size: int, folds: int, seed: int) -> str:
             image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
             if image is None:
                 raise SystemExit(f"cannot read {path}")
+            cropped = centre_crop(image, crop, path)
+            if kind == "masks" and np.count_nonzero(image >= 128) != np.count_nonzero(cropped >= 128):
+                # Foreground outside the crop would vanish from the ground truth and flatter the row.
+                raise SystemExit(f"--crop {crop} cuts foreground of {path}: use a larger crop")
             # INTER_NEAREST: the dataset's resize of images ([dataset] resize_interpolation) and masks
-            small = cv2.resize(image, (size, size), interpolation=cv2.INTER_NEAREST)
+            small = cv2.resize(cropped, (size, size), interpolation=cv2.INTER_NEAREST)
             if kind == "masks" and os.path.splitext(path)[1].lower() in (".jpg", ".jpeg"):
                 # The foreground the dataset reads from a JPEG mask (grey >= 128 with binarize = False),
                 # written 0/255: as PNG its compression fringe (1..127, a third more pixels on NIH)
@@ -158,6 +186,7 @@ def prepare(data: str, work: str, size: int, folds: int, seed: int) -> str:
             cv2.imwrite(os.path.join(master, kind, stem + ".png"), small)
     subprocess.run([sys.executable, os.path.join(REPO, "generator", "split_master.py"), master, root,
                     "--folds", str(folds), "--seed", str(seed)], check=True)
+    write_text(stamp, json.dumps(recipe))
     return root
 
 
@@ -210,12 +239,64 @@ def run_config(name: str, sections: dict, kind: str, source: str | None, work: s
     print(f"==== row {name}: {(time.perf_counter() - started) / 60:.1f} min", flush=True)
 
 
+def source_test_split(data: str, work: str, crop: int | None, k: int) -> str:
+    """WORK/source/fold_<k>: fold k's test slices as the source files hold them (their centred `crop`
+    px square, if given), PNG, masks as the 0/255 foreground the dataset reads (grey >= 128)."""
+    root = os.path.join(work, "source", f"fold_{k}")
+    stamp = os.path.join(root, "complete")
+    if os.path.isfile(stamp):
+        return root
+    for name in sorted(os.listdir(os.path.join(work, "folds", f"fold_{k}", "test", "images"))):
+        stem = os.path.splitext(name)[0]
+        for kind in ("images", "masks"):
+            found = [p for p in glob.glob(os.path.join(data, kind, stem + ".*"))
+                     if os.path.splitext(p)[0] == os.path.join(data, kind, stem)]
+            if len(found) != 1:
+                raise SystemExit(f"{os.path.join(data, kind)} holds {len(found)} files named {stem}.*, not one")
+            source = centre_crop(cv2.imread(found[0], cv2.IMREAD_UNCHANGED), crop, found[0])
+            if kind == "masks":
+                source = np.where(source >= 128, 255, 0).astype(np.uint8)
+            os.makedirs(os.path.join(root, kind), exist_ok=True)
+            cv2.imwrite(os.path.join(root, kind, stem + ".png"), source)
+    write_text(stamp, "")
+    return root
+
+
+def score_at_source(name: str, work: str, data: str, crop: int | None, folds: int) -> str:
+    """Row `name`'s models scored by the evaluator on its folds' test slices at the source resolution
+    (the model sees the same pixels; the masks are not downsized), in WORK/rows/<name>@source.
+
+    Rows on differently cropped data are compared there, against the same masks."""
+    scored = f"{name}@source"
+    for k in range(1, folds + 1):
+        fold = os.path.join(work, "rows", name, f"fold_{k}")
+        target = os.path.join(work, "rows", scored, f"fold_{k}")
+        if os.path.isfile(os.path.join(target, "evaluation_per_volume.csv")):
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConfigWarning)
+            sections = ConfigParser(os.path.join(fold, "train_eval_infer.config")).to_dict()
+        test = source_test_split(data, work, crop, k)
+        sections["test"].update(image_datapath=os.path.join(test, "images"),
+                                mask_datapath=os.path.join(test, "masks"))
+        os.makedirs(target, exist_ok=True)
+        write_text(os.path.join(target, "train_eval_infer.config"), render(sections))
+        if not os.path.lexists(os.path.join(target, "models")):
+            os.symlink(os.path.realpath(os.path.join(fold, "models")), os.path.join(target, "models"))
+        shutil.copy(os.path.join(fold, "cpu_budget.json"), target)
+        subprocess.run([sys.executable, os.path.join(REPO, "src", SCRIPTS["evaluate"])], cwd=target, check=True,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    return scored
+
+
 def _read(path: str) -> str:
     with open(path, encoding="utf-8") as f:
         return f.read()
 
 
 def row_description(name: str) -> str:
+    if name.endswith("@source"):
+        return row_description(name.removesuffix("@source")) + ", scored at the source resolution"
     return f"{name} with the best levers" if name in FAMILY_ROWS else ROWS[name][0]
 
 
@@ -258,15 +339,22 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=480, help="training CPU seconds per fold (all cores)")
     parser.add_argument("--folds", type=int, default=2)
     parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--crop", type=int, help="train and score on the centred CROP x CROP source pixels of "
+                        "every slice (stops if that cuts any mask's foreground)")
     parser.add_argument("--seed", type=int, default=137, help="[train] seed of every row (the split's is 137)")
+    parser.add_argument("--at-source", action="store_true", help="also score every row on its test slices "
+                        "at the source resolution (the masks not downsized): rows <name>@source")
     parser.add_argument("--figure", help="write a plot of the per-volume Dice of each row here")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
-    root = prepare(args.data, args.work, args.size, args.folds, 137)
+    root = prepare(args.data, args.work, args.size, args.folds, 137, args.crop)
     for name in args.rows:
         run_row(name, args.work, root, args.folds, args.budget, args.size, args.seed, args.best)
+    if args.at_source:
+        args.rows += [score_at_source(name, args.work, args.data, args.crop, args.folds) for name in args.rows]
     results = {name: row_results(name, args.work, args.folds) for name in args.rows}
-    print(f"{os.cpu_count()} CPUs; {args.folds} folds by patient; {args.size} px; "
+    crop = f" (the centred {args.crop} px of each slice)" if args.crop else ""
+    print(f"{os.cpu_count()} CPUs; {args.folds} folds by patient; {args.size} px{crop}; "
           f"{args.budget:.0f} training CPU s per fold; [train] seed {args.seed}\n")
     print(report(results, {name: row_description(name) for name in args.rows}, args.work))
     if args.figure:

@@ -27,3 +27,26 @@ def test_a_project_config_is_pointed_at_the_split_and_keeps_every_other_value(tm
     assert measured["infer"]["images_dir"] == str(tmp_path / "data" / "test" / "images")
     measured["infer"]["images_dir"] = original["infer"]["images_dir"]
     assert measured == original
+
+
+def test_crop_splits_by_patient_into_the_centred_squares(tmp_path):
+    import cv2
+    import numpy as np
+
+    source = tmp_path / "source"
+    for kind in ("images", "masks"):
+        (source / kind).mkdir(parents=True)
+    rows = np.arange(64, dtype=np.uint8)[:, None].repeat(64, axis=1)  # intensity = row index
+    for v in range(1, 5):
+        mask = np.zeros((64, 64), np.uint8)
+        mask[28:36, 28:36] = 200
+        for s in (10, 11):
+            cv2.imwrite(str(source / "images" / f"P_{v:04d}-{s}.jpg"), np.dstack([rows] * 3))
+            cv2.imwrite(str(source / "masks" / f"P_{v:04d}-{s}.png"), mask)
+    parts = learn_real_anatomy.split(str(source), str(tmp_path / "data"), 1, 1, crop=32)
+    assert parts == {"train": ["P_0001", "P_0002"], "valid": ["P_0003"], "test": ["P_0004"]}
+    image = cv2.imread(str(tmp_path / "data" / "test" / "images" / "P_0004-10.png"), 0)
+    jpeg = cv2.imread(str(source / "images" / "P_0004-10.jpg"), 0)
+    np.testing.assert_array_equal(image, jpeg[16:48, 16:48])  # the decoded pixels, losslessly
+    mask = cv2.imread(str(tmp_path / "data" / "train" / "masks" / "P_0001-11.png"), 0)
+    assert mask.shape == (32, 32) and np.count_nonzero(mask == 200) == 64  # grey values kept

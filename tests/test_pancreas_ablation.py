@@ -6,6 +6,7 @@ import warnings
 
 import cv2
 import numpy as np
+import pytest
 from conftest import config_text, small_model_section
 
 from ConfigParser import ConfigParser, ConfigWarning
@@ -40,6 +41,36 @@ def test_resized_masks_hold_the_jpeg_foreground_not_its_fringe(tmp_path):
         read, _ = dataset.read_mask(str(data / "masks" / name))  # what training on the JPEG would see
         np.testing.assert_array_equal(written > 0, cv2.resize(read[..., 0], (32, 32),
                                                               interpolation=cv2.INTER_NEAREST) > 0)
+
+
+def test_crop_keeps_the_centred_square_and_refuses_to_cut_a_mask(tmp_path):
+    data = tmp_path / "data"
+    for kind in ("images", "masks"):
+        (data / kind).mkdir(parents=True)
+    rows = np.arange(64, dtype=np.uint8)[:, None].repeat(64, axis=1)  # intensity = row index
+    for v in range(4):
+        mask = np.zeros((64, 64), np.uint8)
+        mask[24:40, 20:36] = 255
+        cv2.imwrite(str(data / "images" / f"P_{v:04d}-100.png"), np.dstack([rows] * 3))
+        cv2.imwrite(str(data / "masks" / f"P_{v:04d}-100.png"), mask)
+    work = tmp_path / "work"
+    pancreas_ablation.prepare(str(data), str(work), 32, 2, 137, crop=32)  # of 64 px slices
+    image = cv2.imread(str(work / "master" / "images" / "P_0000-100.png"), 0)
+    np.testing.assert_array_equal(image[:, 0], np.arange(16, 48))  # rows 16..47, one to one
+    mask = cv2.imread(str(work / "master" / "masks" / "P_0000-100.png"), 0)
+    assert np.count_nonzero(mask) == 16 * 16 and mask[8:24, 4:20].all()
+    source = pancreas_ablation.source_test_split(str(data), str(work), 32, 1)  # for scoring at source px
+    tests = sorted(os.listdir(work / "folds" / "fold_1" / "test" / "images"))
+    assert tests and sorted(os.listdir(os.path.join(source, "images"))) == tests
+    for name in tests:
+        image = cv2.imread(os.path.join(source, "images", name), 0)
+        np.testing.assert_array_equal(image[:, 0], np.arange(16, 48))  # the same crop, not downsized
+        mask = cv2.imread(os.path.join(source, "masks", name), 0)
+        assert mask.shape == (32, 32) and np.count_nonzero(mask == 255) == 16 * 16
+    with pytest.raises(SystemExit, match="not .*use another --work folder"):  # no mixing of two recipes
+        pancreas_ablation.prepare(str(data), str(work), 32, 2, 137, crop=48)
+    with pytest.raises(SystemExit, match="cuts foreground of .*P_0000-100.png"):
+        pancreas_ablation.prepare(str(data), str(tmp_path / "narrow"), 16, 2, 137, crop=16)
 
 
 def test_training_rows_train_within_the_budget_and_eval_rows_score_their_source(tmp_path, monkeypatch):
