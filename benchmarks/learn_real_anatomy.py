@@ -115,9 +115,7 @@ def split(source: str, target: str, valid: int, test: int, crop: int | None = No
             image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
             if image is None:
                 raise SystemExit(f"cannot read {path}")
-            cropped = centre_crop(image, crop, path)
-            if kind == "masks" and (image >= 128).sum() != (cropped >= 128).sum():
-                raise SystemExit(f"--crop {crop} cuts foreground of {path}: use a larger crop")
+            cropped = centre_crop(image, crop, path, mask=kind == "masks")
             stem = os.path.splitext(os.path.basename(path))[0]
             cv2.imwrite(os.path.join(target, part, kind, stem + ".png"), cropped)
     return {p: sorted(v for v in volumes if held.get(v, "train") == p) for p in ("train", "valid", "test")}

@@ -142,15 +142,20 @@ def render(sections: dict) -> str:
                    for s, values in sections.items())
 
 
-def centre_crop(image: np.ndarray, crop: int | None, path: str) -> np.ndarray:
-    """The centred `crop` x `crop` pixels of `image` (all of it when `crop` is None)."""
+def centre_crop(image: np.ndarray, crop: int | None, path: str, mask: bool = False) -> np.ndarray:
+    """The centred `crop` x `crop` pixels of `image` (all of it when `crop` is None); of a `mask`,
+    only if they hold all its foreground (grey >= 128)."""
     if crop is None:
         return image
     height, width = image.shape[:2]
     if crop > min(height, width):
         raise SystemExit(f"--crop {crop} is larger than {path} ({width}x{height})")
     top, left = (height - crop) // 2, (width - crop) // 2
-    return image[top:top + crop, left:left + crop]
+    cropped = image[top:top + crop, left:left + crop]
+    if mask and np.count_nonzero(image >= 128) != np.count_nonzero(cropped >= 128):
+        # Foreground outside the crop would vanish from the ground truth and flatter the scores.
+        raise SystemExit(f"--crop {crop} cuts foreground of {path}: use a larger crop")
+    return cropped
 
 
 def prepare(data: str, work: str, size: int, folds: int, seed: int, crop: int | None = None) -> str:
@@ -171,10 +176,7 @@ def prepare(data: str, work: str, size: int, folds: int, seed: int, crop: int | 
             image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
             if image is None:
                 raise SystemExit(f"cannot read {path}")
-            cropped = centre_crop(image, crop, path)
-            if kind == "masks" and np.count_nonzero(image >= 128) != np.count_nonzero(cropped >= 128):
-                # Foreground outside the crop would vanish from the ground truth and flatter the row.
-                raise SystemExit(f"--crop {crop} cuts foreground of {path}: use a larger crop")
+            cropped = centre_crop(image, crop, path, mask=kind == "masks")
             # INTER_NEAREST: the dataset's resize of images ([dataset] resize_interpolation) and masks
             small = cv2.resize(cropped, (size, size), interpolation=cv2.INTER_NEAREST)
             if kind == "masks" and os.path.splitext(path)[1].lower() in (".jpg", ".jpeg"):
