@@ -119,3 +119,19 @@ def test_mild_aug_row_trains_unet5_on_rotations_shrinks_and_shears_without_flips
     augmentor = ImageMaskAugmentor(config)
     assert not augmentor.hflip and not augmentor.vflip
     assert augmentor.choices == 1 + 4 + 1 + 2  # the image itself, 4 rotations, 1 shrink, 2 shears
+
+
+def test_strong_aug_row_adds_warps_and_larger_variants_to_mild_aug_without_flips(tmp_path):
+    sections, kind = pancreas_ablation.row_config("strong_aug", 128, None)
+    path = tmp_path / "strong.config"
+    path.write_text(pancreas_ablation.render(sections))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConfigWarning)
+        config = ConfigParser(str(path))
+    assert kind == "train" and config.get("train", "patience") == 15
+    assert config.get("image", "normalize") == "zscore" and config.get("model", "num_layers") == 5
+    augmentor = ImageMaskAugmentor(config)
+    assert not augmentor.hflip and not augmentor.vflip
+    # the image, 6 rotations, 2 shrinks, 4 shears, 1 elastic deformation, 2 distortions
+    assert augmentor.choices == 1 + 6 + 2 + 4 + 1 + 2
+    augmentor.check()
