@@ -97,7 +97,8 @@ threshold = 127
 
 def split(source: str, target: str, valid: int, test: int, crop: int | None = None) -> dict[str, list[str]]:
     """Copies of the pairs in train/, valid/ and test/ by volume; with `crop`, each slice's centred
-    `crop` px square instead, as PNG (lossless: the decoded pixels; masks keep their grey values)."""
+    `crop` px square instead, as PNG: images losslessly, masks as the 0/255 foreground the dataset
+    reads from a JPEG mask (grey >= 128; as PNG, any non-zero grey would be foreground)."""
     pairs = pair_files(os.path.join(source, "images"), os.path.join(source, "masks"))
     volumes = sorted({volume_id(image) for image, _ in pairs})
     held = {v: "test" for v in volumes[-test:]}
@@ -110,12 +111,15 @@ def split(source: str, target: str, valid: int, test: int, crop: int | None = No
                 shutil.copy(path, os.path.join(target, part, kind))
                 continue
             import cv2
+            import numpy as np
             from pancreas_ablation import centre_crop
 
             image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
             if image is None:
                 raise SystemExit(f"cannot read {path}")
             cropped = centre_crop(image, crop, path, mask=kind == "masks")
+            if kind == "masks":
+                cropped = np.where(cropped >= 128, 255, 0).astype(np.uint8)
             stem = os.path.splitext(os.path.basename(path))[0]
             cv2.imwrite(os.path.join(target, part, kind, stem + ".png"), cropped)
     return {p: sorted(v for v in volumes if held.get(v, "train") == p) for p in ("train", "valid", "test")}

@@ -173,9 +173,8 @@ def prepare(data: str, work: str, size: int, folds: int, seed: int, crop: int | 
     root = os.path.join(work, "folds")
     recipe = {"size": size, "crop": crop, "folds": folds}
     stamp = os.path.join(work, "prepared.json")
-    if os.path.isfile(stamp) and json.load(open(stamp)) != recipe:
-        raise SystemExit(f"{work} holds data prepared as {json.load(open(stamp))}, not {recipe}: "
-                         "use another --work folder")
+    if os.path.isfile(stamp) and (prepared := json.loads(_read(stamp))) != recipe:
+        raise SystemExit(f"{work} holds data prepared as {prepared}, not {recipe}: use another --work folder")
     if os.path.isfile(os.path.join(root, "splits.json")):
         return root
     master = os.path.join(work, "master")

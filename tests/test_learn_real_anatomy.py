@@ -40,6 +40,7 @@ def test_crop_splits_by_patient_into_the_centred_squares(tmp_path):
     for v in range(1, 5):
         mask = np.zeros((64, 64), np.uint8)
         mask[28:36, 28:36] = 200
+        mask[27, 28:36] = 100  # fringe: background to the dataset, foreground if a PNG kept it
         for s in (10, 11):
             cv2.imwrite(str(source / "images" / f"P_{v:04d}-{s}.jpg"), np.dstack([rows] * 3))
             cv2.imwrite(str(source / "masks" / f"P_{v:04d}-{s}.png"), mask)
@@ -49,4 +50,4 @@ def test_crop_splits_by_patient_into_the_centred_squares(tmp_path):
     jpeg = cv2.imread(str(source / "images" / "P_0004-10.jpg"), 0)
     np.testing.assert_array_equal(image, jpeg[16:48, 16:48])  # the decoded pixels, losslessly
     mask = cv2.imread(str(tmp_path / "data" / "train" / "masks" / "P_0001-11.png"), 0)
-    assert mask.shape == (32, 32) and np.count_nonzero(mask == 200) == 64  # grey values kept
+    assert mask.shape == (32, 32) and set(np.unique(mask)) == {0, 255} and np.count_nonzero(mask) == 64
