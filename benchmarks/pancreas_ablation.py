@@ -9,7 +9,10 @@ Every row trains with the real trainer on each fold of a patient-level split
 best weights kept), and is scored by the real evaluator on the fold's held-out
 patients (`src/CrossValidator.py`). Rows marked "eval" train nothing: they
 score an earlier row's models with an inference-time lever ([infer]
-largest_component, [infer] mirror).
+largest_component, [infer] mirror). Rows that set [train] steps_per_epoch and
+validation_steps (the augmenting generator's) were sized for an epoch of about
+one pass over a 2-fold split's slices; with other --folds they are scaled to
+the split's slices per fold.
 
 The data are first resized to --size px with the dataset's own nearest-neighbour
 resize and written as PNG (identical pixels to what the dataset would feed the
@@ -108,6 +111,9 @@ ROWS = {
                 {"infer": {"largest_component": True}}, "augment"),
     "mirror": ("+ test-time mirroring ([infer] mirror)", "eval", {"infer": {"mirror": True}}, "largest"),
 }
+# The slices per fold that the generator rows' steps were sized for (an epoch about one pass): the mean
+# training and validation sets of the 2-fold split. With more folds each fold trains on more patients.
+ONE_PASS = {"steps_per_epoch": ("train", 150.5), "validation_steps": ("valid", 67.0)}
 FAMILY_ROWS = ("TensorflowAttentionUNet", "TensorflowMultiResUNet", "TensorflowUNet3Plus", "TensorflowSharpUNet")
 
 
@@ -211,11 +217,25 @@ def run_row(name: str, work: str, root: str, folds: int, budget: float, size: in
     run_config(name, sections, kind, source, work, root, folds, budget, seed, row_description(name))
 
 
+def one_pass(train: dict, root: str, folds: int) -> dict:
+    """[train] `train` with its steps scaled by the split's mean slices per fold over ONE_PASS's, so that
+    an epoch stays about one pass over each fold's slices whatever --folds is (unchanged on 2 folds)."""
+    scaled = dict(train)
+    for key, (split, slices) in ONE_PASS.items():
+        if key in train:
+            mean = statistics.fmean(len(os.listdir(os.path.join(root, f"fold_{k}", split, "images")))
+                                    for k in range(1, folds + 1))
+            scaled[key] = max(1, round(train[key] * mean / slices))
+    return scaled
+
+
 def run_config(name: str, sections: dict, kind: str, source: str | None, work: str, root: str, folds: int,
                budget: float, seed: int, description: str) -> None:
     """Row `name` through CrossValidator in WORK/rows/<name>: "train" trains each fold of `root` for
     `budget` CPU s, then evaluates; "eval" evaluates the models of row `source`."""
     sections["train"]["seed"] = seed
+    if kind == "train" and sections["model"].get("generator"):  # steps count only with the generator
+        sections["train"] = one_pass(sections["train"], root, folds)
     project = os.path.join(work, "rows", name)
     os.makedirs(project, exist_ok=True)
     for (section, key), (split, folder) in DATA_KEYS.items():  # CrossValidator points them at each fold

@@ -1,6 +1,7 @@
 """benchmarks/pancreas_ablation.py's data preparation feeds the model what the dataset would read."""
 
 import os
+import shutil
 import sys
 import warnings
 
@@ -135,3 +136,29 @@ def test_strong_aug_row_adds_warps_and_larger_variants_to_mild_aug_without_flips
     # the image, 6 rotations, 2 shrinks, 4 shears, 1 elastic deformation, 2 distortions
     assert augmentor.choices == 1 + 6 + 2 + 4 + 1 + 2
     augmentor.check()
+
+
+def test_generator_rows_keep_an_epoch_one_pass_over_each_folds_slices(tmp_path, monkeypatch):
+    class Done:
+        returncode = 0
+
+    monkeypatch.setattr(pancreas_ablation.subprocess, "run", lambda args, **kwargs: Done())
+    root = tmp_path / "folds"
+
+    def split(counts):  # {fold: (training slices, validation slices)}
+        shutil.rmtree(root, ignore_errors=True)
+        for k, sizes in counts.items():
+            for name, n in zip(("train", "valid"), sizes):
+                (root / f"fold_{k}" / name / "images").mkdir(parents=True)
+                for i in range(n):
+                    (root / f"fold_{k}" / name / "images" / f"{i}.png").touch()
+
+    def steps(work, folds):
+        pancreas_ablation.run_row("mild_aug", str(work), str(root), folds, 480, 128, 137, None)
+        config = ConfigParser(str(work / "rows" / "mild_aug" / "train_eval_infer.config"))
+        return config.get("train", "steps_per_epoch"), config.get("train", "validation_steps")
+
+    split({1: (144, 67), 2: (157, 67)})  # the 2-fold split the steps were sized for: unchanged
+    assert steps(tmp_path / "two", 2) == (38, 17)
+    split({k: (240 + 2 * k, 100 + k) for k in range(1, 6)})  # 5 folds: 246 and 103 slices per fold on average
+    assert steps(tmp_path / "five", 5) == (round(38 * 246 / 150.5), round(17 * 103 / 67))  # 62, 26
