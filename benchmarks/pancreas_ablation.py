@@ -218,8 +218,8 @@ def run_row(name: str, work: str, root: str, folds: int, budget: float, size: in
 
 
 def one_pass(train: dict, root: str, folds: int) -> dict:
-    """[train] `train` with its steps scaled by the split's mean slices per fold over ONE_PASS's, so that
-    an epoch stays about one pass over each fold's slices whatever --folds is (unchanged on 2 folds)."""
+    """A copy of the [train] section `train`, its steps scaled by the split's mean slices per fold over
+    ONE_PASS's, so that an epoch stays about one pass whatever --folds is (unchanged on 2 folds)."""
     scaled = dict(train)
     for key, (split, slices) in ONE_PASS.items():
         if key in train:
